@@ -1,0 +1,145 @@
+"""The `s2st` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent.config import ConfigError, load_config
+from agent.session import SOURCE_LANGUAGES, SessionError
+from model.asr import LANGUAGES
+from model.loading import ModelError, download, is_hub_id, resolve
+from streaming.audio import AudioError
+
+TABLE_FIGURES = ("ttfa_ms", "start_offset_ms", "end_offset_ms", "tts_first_chunk_ms", "asr_ms", "translate_ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (AudioError, ConfigError, ModelError, SessionError, OSError) as exc:
+        print(f"s2st: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s2st", description="Speech-to-speech translation in the speaker's voice.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    translate = commands.add_parser("translate", help="translate a recording into speech and captions")
+    translate.add_argument("input", type=Path, help="audio file (WAV, FLAC, OGG, MP3, M4A; any rate, mono or stereo)")
+    translate.add_argument("--to", dest="target", required=True, choices=LANGUAGES, help="language to speak")
+    translate.add_argument("--from", dest="source", default="auto", choices=SOURCE_LANGUAGES, help="spoken language")
+    translate.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
+    translate.add_argument("-o", "--output", type=Path, required=True, help="translated speech, 24 kHz mono WAV")
+    translate.add_argument("--captions", type=Path, help="write the utterances with both texts as JSON")
+    translate.add_argument("--realtime", action="store_true", help="pace the input like a live microphone")
+    translate.set_defaults(run=_translate)
+
+    models = commands.add_parser("models", help="fetch or build models").add_subparsers(dest="action", required=True)
+    pull = models.add_parser("pull", help="download a profile's models from the Hugging Face hub")
+    pull.add_argument("--profile", default="default")
+    pull.set_defaults(run=_pull)
+    tiny = models.add_parser("make-tiny", help="build tiny random-weight models for offline runs")
+    tiny.add_argument("dir", type=Path)
+    tiny.set_defaults(run=_make_tiny)
+    return parser
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from agent.clock import MonotonicClock
+    from agent.file_translation import translate_audio
+    from agent.models import load_models
+    from model.vad import SAMPLE_RATE
+    from streaming.audio import read_audio, resample, write_wav
+
+    audio, rate = read_audio(args.input)
+    config = load_config(args.profile)
+    for path in (args.output, args.captions):
+        if path is not None and not path.parent.is_dir():
+            raise AudioError(f"{path}: the folder {path.parent} does not exist; create it first.")
+    models = load_models(config)
+    result = asyncio.run(
+        translate_audio(
+            models,
+            resample(audio, rate, SAMPLE_RATE),
+            source=args.source,
+            target=args.target,
+            clock=MonotonicClock(),
+            realtime=args.realtime,
+        )
+    )
+    write_wav(args.output, result.audio, result.sample_rate)
+    if args.captions:
+        args.captions.write_text(
+            json.dumps([c.to_json() for c in result.captions], ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    print(_table(result))
+    for error in result.errors:
+        print(f"s2st: utterance {error.utterance_id}: {error.message}", file=sys.stderr)
+    return 1 if any(e.fatal for e in result.errors) else 0
+
+
+def _table(result) -> str:
+    head = ["utt", "input s", *(name.removesuffix("_ms") + " ms" for name in TABLE_FIGURES), "source → target"]
+    rows = []
+    for caption in result.captions:
+        figures = result.metrics.get(caption.id, {})
+        rows.append(
+            [
+                str(caption.id),
+                f"{caption.start:.2f}-{caption.end:.2f}",
+                *(f"{figures[name]:.0f}" if name in figures else "-" for name in TABLE_FIGURES),
+                f"{_short(caption.source_text)} → {_short(caption.target_text)}",
+            ]
+        )
+    if not rows:
+        return "no speech found in the input; wrote an empty translation."
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [head, *rows])
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 32) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pull(args: argparse.Namespace) -> int:
+    config = load_config(args.profile)
+    missing = []
+    for role, source in config.sources().items():
+        try:
+            path = download(source) if is_hub_id(source) else resolve(source, role)
+        except Exception as exc:  # noqa: BLE001 - report every model, then fail once
+            missing.append(f"  {role}: {source} ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})")
+            continue
+        print(f"{role}: {source} -> {path}")
+    if missing:
+        raise ModelError(
+            "could not fetch these models:\n"
+            + "\n".join(missing)
+            + "\nCheck the network access to the Hugging Face hub (and HF_TOKEN for gated models), "
+            "or run fully offline with `--profile tiny`."
+        )
+    return 0
+
+
+def _make_tiny(args: argparse.Namespace) -> int:
+    from model.tiny import make_tiny
+
+    for name, path in make_tiny(args.dir).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""YAML profiles loaded into typed, validated settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model.asr import ASRSettings
+from model.translator import TranslatorSettings
+from model.tts import TTSSettings
+from model.vad import VADSettings
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class ConfigError(ValueError):
+    """A profile that cannot be used; the message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class ASRConfig:
+    model: str
+    beam_size: int = 1
+    compute_type: str = "auto"  # CTranslate2 type; auto: float16 on GPU, int8 on CPU
+    cpu_threads: int = 0
+
+    def settings(self, device: str) -> ASRSettings:
+        compute_type = self.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        return ASRSettings(beam_size=self.beam_size, compute_type=compute_type, cpu_threads=self.cpu_threads)
+
+
+@dataclass(frozen=True)
+class TranslatorConfig:
+    model: str
+    max_new_tokens: int = 256
+
+    def settings(self) -> TranslatorSettings:
+        return TranslatorSettings(max_new_tokens=self.max_new_tokens)
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    model: str
+    audio_tokenizer: str
+    temperature: float = TTSSettings.temperature
+    top_k: int = TTSSettings.top_k
+    top_p: float = TTSSettings.top_p
+
+    def settings(self) -> TTSSettings:
+        return TTSSettings(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+@dataclass(frozen=True)
+class Config:
+    asr: ASRConfig
+    translator: TranslatorConfig
+    tts: TTSConfig
+    vad: VADSettings = field(default_factory=VADSettings)
+    device: str = "auto"
+    dtype: str = "auto"
+    name: str = "custom"
+
+    def sources(self) -> dict[str, str]:
+        """Every model the profile needs, by role."""
+        return {
+            "ASR model": self.asr.model,
+            "translator model": self.translator.model,
+            "TTS model": self.tts.model,
+            "audio tokenizer": self.tts.audio_tokenizer,
+        }
+
+
+def profile_path(profile: str) -> Path:
+    """A profile is a name in configs/ (`tiny`, `default`) or a path to a YAML file."""
+    if profile.endswith((".yaml", ".yml")) or "/" in profile:
+        return Path(profile).expanduser()
+    return CONFIGS_DIR / f"{profile}.yaml"
+
+
+def load_config(profile: str) -> Config:
+    path = profile_path(profile)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")))
+        raise ConfigError(f"profile '{profile}': no file {path}; choose one of: {known}, or give a YAML path.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level.")
+    data.setdefault("name", path.stem)
+    config = _build(Config, data, path, "")
+    for key, ok, rule in _rules(config):
+        if not ok:
+            raise ConfigError(f"{path}: {key} {rule}.")
+    return config
+
+
+def _rules(c: Config) -> list[tuple[str, bool, str]]:
+    return [
+        ("device", c.device in DEVICES, f"must be one of {', '.join(DEVICES)}"),
+        ("dtype", c.dtype in DTYPES, f"must be one of {', '.join(DTYPES)}"),
+        ("vad.threshold", 0.0 < c.vad.threshold < 1.0, "must lie between 0 and 1"),
+        ("vad.end_threshold", 0.0 < c.vad.end_threshold <= c.vad.threshold, "must lie between 0 and vad.threshold"),
+        ("vad.min_silence_ms", c.vad.min_silence_ms > 0, "must be positive"),
+        ("vad.min_speech_ms", c.vad.min_speech_ms > 0, "must be positive"),
+        ("vad.speech_pad_ms", c.vad.speech_pad_ms >= 0, "must not be negative"),
+        ("asr.beam_size", c.asr.beam_size >= 1, "must be at least 1"),
+        ("translator.max_new_tokens", c.translator.max_new_tokens >= 1, "must be at least 1"),
+        ("tts.temperature", c.tts.temperature >= 0.0, "must not be negative"),
+        ("tts.top_k", c.tts.top_k >= 0, "must not be negative (0 turns top-k off)"),
+        ("tts.top_p", 0.0 < c.tts.top_p <= 1.0, "must lie in (0, 1]"),
+    ]
+
+
+def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {prefix.rstrip('.') or 'the profile'} must be a mapping of settings.")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(fields)}."
+        )
+    values = {}
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{path}: {prefix}{name} is missing; add it to the profile.")
+            continue
+        values[name] = _value(hints[name], data[name], path, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _value(kind: Any, value: Any, path: Path, key: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, path, f"{key}.")
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{path}: {key} must be a {kind.__name__}, got {value!r}.")
+    return value

@@ -1,0 +1,57 @@
+"""The models of one process, loaded once from a profile and shared by every session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from agent.config import Config
+from model.asr import WhisperASR
+from model.loading import resolve
+from model.translator import Translator
+from model.tts import HiggsTTS
+from model.vad import SileroVAD, VADSettings
+
+
+@dataclass
+class Models:
+    vad: SileroVAD
+    vad_settings: VADSettings
+    asr: WhisperASR
+    translator: Translator
+    tts: HiggsTTS
+
+
+def pick_device(config: Config) -> str:
+    if config.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if config.device == "cuda" and not torch.cuda.is_available():
+        from agent.config import ConfigError
+
+        raise ConfigError(f"profile '{config.name}' asks for device cuda, but no GPU is visible; set device: auto.")
+    return config.device
+
+
+def pick_dtype(config: Config, device: str) -> torch.dtype:
+    if config.dtype == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return getattr(torch, config.dtype)
+
+
+def load_models(config: Config) -> Models:
+    """Resolve every source first, so a missing model is reported before minutes of loading."""
+    paths = {role: resolve(source, role) for role, source in config.sources().items()}
+    device = pick_device(config)
+    dtype = pick_dtype(config, device)
+    return Models(
+        vad=SileroVAD(),
+        vad_settings=config.vad,
+        asr=WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(device)),
+        translator=Translator(
+            paths["translator model"], device=device, dtype=dtype, settings=config.translator.settings()
+        ),
+        tts=HiggsTTS.load(
+            paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
+        ),
+    )

@@ -1,0 +1,233 @@
+"""One conversation: audio in, events out. The same Session serves files, the CLI and every transport.
+
+Two tasks keep the ear and the mouth apart: the front task runs VAD and ASR as audio arrives, the
+back task translates and speaks finished utterances in order, so a long translation never stops the
+session from hearing the next utterance. All model compute runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.clock import Clock
+from agent.models import Models
+from model.asr import LANGUAGES, StreamingASR, Transcription
+from model.vad import SAMPLE_RATE, VADEvent
+from streaming.events import (
+    Error,
+    Event,
+    Metrics,
+    SpeechChunk,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+    Translation,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE_LANGUAGES = ("auto", *LANGUAGES)
+IDLE_HISTORY = SAMPLE_RATE  # audio kept while nobody speaks, so a start event can reach back to its pre-roll
+
+
+class SessionError(ValueError):
+    """Session options that cannot work; the message says which and what to use instead."""
+
+
+@dataclass
+class _Utterance:
+    id: int
+    start_sample: int
+    started_at: float
+    end_sample: int = 0
+    ended_at: float = 0.0
+    transcription: Transcription | None = None
+    asr_ms: float = 0.0
+
+
+class Session:
+    def __init__(self, models: Models, *, source_language: str, target_language: str, clock: Clock) -> None:
+        if source_language not in SOURCE_LANGUAGES:
+            raise SessionError(
+                f"source language '{source_language}' is not supported; use one of {', '.join(SOURCE_LANGUAGES)}."
+            )
+        if target_language not in LANGUAGES:
+            raise SessionError(
+                f"target language '{target_language}' is not supported; use one of {', '.join(LANGUAGES)}."
+            )
+        if not models.asr.multilingual and source_language not in ("auto", "en"):
+            raise SessionError(
+                f"the ASR model is English-only and cannot hear '{source_language}'; "
+                "use --from en (or auto), or a profile with a multilingual ASR model such as default."
+            )
+        self._models = models
+        self._source_language = source_language
+        self._target_language = target_language
+        self._clock = clock
+        self._origin = clock.now()
+        self._vad = models.vad.stream(models.vad_settings)
+        self._asr = StreamingASR(models.asr, source_language)
+        self._inbox: asyncio.Queue[tuple[np.ndarray, float] | None] = asyncio.Queue()
+        self._finished: asyncio.Queue[_Utterance | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._heard = 0  # input samples received
+        self._recent = np.zeros(0, dtype=np.float32)  # input audio from sample `_recent_from` to `_heard`
+        self._recent_from = 0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=4096)  # (end sample of a push, clock)
+        self._open: _Utterance | None = None
+        self._next_id = 1
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._front()), asyncio.create_task(self._back())]
+
+    def push(self, pcm: np.ndarray) -> None:
+        """Hand over 16 kHz float32 mono input; returns at once."""
+        self._inbox.put_nowait((pcm, self._now()))
+
+    def end_input(self) -> None:
+        """No more audio: finish what was heard, then end the event stream."""
+        self._inbox.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[Event]:
+        while (event := await self._outbox.get()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        """Stop at once (client gone); pending work is dropped."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _now(self) -> float:
+        return self._clock.now() - self._origin
+
+    def _emit(self, event: Event | None) -> None:
+        self._outbox.put_nowait(event)
+
+    async def _front(self) -> None:
+        try:
+            ended = False
+            while not ended:
+                batch, ended = await self._take_input()
+                if batch:
+                    await self._hear(batch)
+            await self._on_vad(self._vad.flush())
+        except Exception as exc:  # noqa: BLE001 - a broken stage must end this session only, with a reason
+            log.exception("session front end failed")
+            self._emit(Error("internal", f"speech recognition stopped: {exc}", fatal=True, at=self._now()))
+        finally:
+            self._finished.put_nowait(None)
+
+    async def _take_input(self) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        """Everything queued so far, so a backlog costs one VAD call instead of one per frame."""
+        batch: list[tuple[np.ndarray, float]] = []
+        item = await self._inbox.get()
+        while item is not None:
+            batch.append(item)
+            if self._inbox.empty():
+                return batch, False
+            item = self._inbox.get_nowait()
+        return batch, True
+
+    async def _hear(self, batch: list[tuple[np.ndarray, float]]) -> None:
+        for pcm, at in batch:
+            self._heard += len(pcm)
+            self._arrivals.append((self._heard, at))
+        audio = np.concatenate([pcm for pcm, _ in batch])
+        self._recent = np.concatenate([self._recent, audio])
+        await self._on_vad(await asyncio.to_thread(self._vad.push, audio))
+
+    async def _on_vad(self, events: list[VADEvent]) -> None:
+        for event in events:
+            if event.kind == "start":
+                self._open = _Utterance(self._next_id, event.sample, self._arrival(event.sample))
+                self._next_id += 1
+                self._emit(SpeechStarted(self._open.id, event.sample / SAMPLE_RATE, self._open.started_at))
+            elif self._open is not None:
+                await self._finish(self._open, event.sample)
+                self._open = None
+        if self._open is None and len(self._recent) > IDLE_HISTORY:
+            self._forget_before(self._heard - IDLE_HISTORY)
+
+    async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
+        utterance.end_sample = end_sample
+        utterance.ended_at = self._arrival(end_sample)
+        self._emit(SpeechEnded(utterance.id, end_sample / SAMPLE_RATE, utterance.ended_at))
+        start = utterance.start_sample - self._recent_from
+        self._asr.push(self._recent[max(0, start) : end_sample - self._recent_from])
+        self._forget_before(end_sample)
+        began = self._now()
+        t = await self._stage("asr_failed", utterance, self._asr.finalize)
+        if t is None:
+            self._asr.reset()
+            return
+        utterance.transcription = t
+        utterance.asr_ms = (self._now() - began) * 1000
+        self._emit(Transcript(utterance.id, t.language, t.text, final=True, at=self._now()))
+        if t.text:
+            self._finished.put_nowait(utterance)
+
+    def _forget_before(self, sample: int) -> None:
+        drop = min(max(0, sample - self._recent_from), len(self._recent))
+        self._recent = self._recent[drop:]
+        self._recent_from += drop
+
+    def _arrival(self, sample: int) -> float:
+        """When input sample `sample` reached the session, by the clock."""
+        for end, at in self._arrivals:
+            if end > sample:
+                return at
+        return self._arrivals[-1][1] if self._arrivals else self._now()
+
+    async def _stage(self, code: str, utterance: _Utterance, call, *args):
+        """Run one model call off the event loop; a failure costs this utterance only, reported as `code`."""
+        try:
+            return await asyncio.to_thread(call, *args)
+        except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
+            log.exception("utterance %s: %s", utterance.id, code)
+            self._emit(Error(code, f"{code.replace('_', ' ')}: {exc}", False, self._now(), utterance.id))
+            return None
+
+    async def _back(self) -> None:
+        while (utterance := await self._finished.get()) is not None:
+            await self._speak(utterance)
+        self._emit(None)
+
+    async def _speak(self, utterance: _Utterance) -> None:
+        assert utterance.transcription is not None
+        source = utterance.transcription
+        began = self._now()
+        translator = self._models.translator
+        text = await self._stage(
+            "translation_failed", utterance, translator.translate, source.text, source.language, self._target_language
+        )
+        if text is None:
+            return
+        translated = self._now()
+        self._emit(Translation(utterance.id, self._target_language, text, final=True, at=translated))
+        if not text:
+            return
+        pcm = await self._stage("tts_failed", utterance, self._models.tts.synthesize, text, self._target_language)
+        if pcm is None:
+            return
+        spoken = self._now()
+        rate = self._models.tts.sample_rate
+        self._emit(SpeechChunk(utterance.id, pcm, rate, text, at=spoken))
+        audio_s = len(pcm) / rate
+        figures = {
+            "ttfa_ms": (spoken - utterance.ended_at) * 1000,
+            "start_offset_ms": (spoken - utterance.started_at) * 1000,
+            "end_offset_ms": (spoken + audio_s - utterance.ended_at) * 1000,
+            "tts_first_chunk_ms": (spoken - translated) * 1000,
+            "asr_ms": utterance.asr_ms,
+            "translate_ms": (translated - began) * 1000,
+            "tts_rtf": (spoken - translated) / audio_s if audio_s else 0.0,
+        }
+        self._emit(Metrics(utterance.id, figures, at=spoken))

@@ -1,0 +1,82 @@
+"""The one event vocabulary shared by the session, the transports and the wire codecs.
+
+`at` is a reading of the session's injected clock (seconds since the session began), so every latency
+is a difference of two `at`s. For speech boundaries `at` is when that input sample reached the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioIn:
+    """Input audio at the session rate (16 kHz, float32 mono, [-1, 1])."""
+
+    pcm: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    utterance_id: int
+    audio_time: float  # seconds into the input
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    utterance_id: int
+    audio_time: float
+    at: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    utterance_id: int
+    language: str
+    text: str
+    final: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class Translation:
+    utterance_id: int
+    language: str
+    text: str
+    final: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """Translated speech, float32 mono; chunks of one utterance arrive in order."""
+
+    utterance_id: int
+    pcm: np.ndarray
+    sample_rate: int
+    text: str  # the phrase this audio speaks
+    at: float
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+    fatal: bool
+    at: float
+    utterance_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Latency figures of one finished utterance, in milliseconds (names from docs/latency.md)."""
+
+    utterance_id: int
+    figures: dict[str, float] = field(default_factory=dict)
+    at: float = 0.0
+
+
+Event = AudioIn | SpeechStarted | SpeechEnded | Transcript | Translation | SpeechChunk | Error | Metrics

