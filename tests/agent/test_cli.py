@@ -1,0 +1,117 @@
+"""`s2st translate` end to end on the tiny profile, and every way its input can be wrong."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agent.cli import main
+from tests.helpers import LONG_EN, SPEECH, english_references, word_error_rate
+
+pytestmark = pytest.mark.slow
+
+
+def _translate(capsys, *args):
+    code = main(["translate", *map(str, args), "--profile", "tiny"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_long_english_file_gives_five_captioned_translated_utterances(tmp_path, capsys):
+    wav, captions_path = tmp_path / "out.wav", tmp_path / "captions.json"
+    code, out, err = _translate(capsys, LONG_EN, "--to", "de", "--from", "en", "-o", wav, "--captions", captions_path)
+    assert code == 0, err
+    captions = json.loads(captions_path.read_text())
+    assert [c["id"] for c in captions] == [1, 2, 3, 4, 5]
+    assert word_error_rate(english_references(), [c["source_text"] for c in captions]) <= 0.25
+    audio, rate = sf.read(wav, dtype="float32")
+    assert rate == 24000 and audio.ndim == 1
+    previous_end = 0.0
+    for c in captions:
+        assert c["source_language"] == "en" and c["target_language"] == "de"
+        assert c["target_text"].strip()
+        assert c["start"] < c["end"] <= len(sf.read(LONG_EN)[0]) / 16000
+        assert previous_end < c["audio_start"] < c["audio_end"] <= len(audio) / rate + 1e-3
+        span = audio[round(c["audio_start"] * rate) : round(c["audio_end"] * rate)]
+        assert np.abs(span).max() > 0
+        previous_end = c["audio_end"]
+    header, *rows = out.strip().splitlines()
+    assert "ttfa ms" in header and "start_offset ms" in header and "tts_first_chunk ms" in header
+    assert len(rows) == 5
+
+
+def test_stereo_44k_input_works(tmp_path, capsys):
+    speech, _ = sf.read(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
+    import soxr
+
+    up = soxr.resample(speech, 16000, 44100)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([up, 0.5 * up], axis=1), 44100)
+    code, _, err = _translate(capsys, path, "--to", "zh", "-o", tmp_path / "o.wav", "--captions", tmp_path / "c.json")
+    assert code == 0, err
+    captions = json.loads((tmp_path / "c.json").read_text())
+    assert len(captions) == 1 and "young man" in captions[0]["source_text"].lower()
+
+
+def test_silence_gives_valid_empty_outputs(tmp_path, capsys):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(16000 * 3, dtype=np.float32), 16000)
+    code, out, _ = _translate(capsys, path, "--to", "ko", "-o", tmp_path / "o.wav", "--captions", tmp_path / "c.json")
+    assert code == 0
+    assert json.loads((tmp_path / "c.json").read_text()) == []
+    audio, rate = sf.read(tmp_path / "o.wav")
+    assert rate == 24000 and len(audio) == 0
+    assert "no speech" in out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "no such file"), (b"", "the file is empty"), (b"MThd not audio" * 50, "not a readable audio file")],
+)
+def test_bad_input_is_one_clear_line(tmp_path, capsys, content, message):
+    path = tmp_path / "input.wav"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = _translate(capsys, path, "--to", "de", "-o", tmp_path / "o.wav")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("s2st: error: ") and message in err and str(path) in err
+
+
+def test_missing_output_folder_and_unknown_profile(tmp_path, capsys):
+    code, _, err = _translate(capsys, LONG_EN, "--to", "de", "-o", tmp_path / "no" / "o.wav")
+    assert code == 2 and "does not exist; create it first" in err
+    code = main(["translate", str(LONG_EN), "--to", "de", "-o", str(tmp_path / "o.wav"), "--profile", "huge"])
+    assert code == 2 and "profile 'huge'" in capsys.readouterr().err
+
+
+def test_the_installed_command_reports_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "translate", str(tmp_path / "nope.wav"), "--to", "de", "-o", "x.wav"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"s2st: error: {tmp_path / 'nope.wav'}: no such file.\n"
+
+
+def test_models_pull_without_network_names_each_model_and_the_way_out(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["models", "pull", "--profile", "default"]) == 2
+    err = capsys.readouterr().err
+    for model in ("faster-whisper-large-v3-turbo", "Qwen2.5-7B-Instruct", "higgs-audio-v2-generation-3B-base",
+                  "higgs-audio-v2-tokenizer"):
+        assert model in err
+    assert "--profile tiny" in err
+
+
+def test_make_tiny_builds_models_that_a_profile_can_point_at(tmp_path, capsys):
+    assert main(["models", "make-tiny", str(tmp_path / "tiny")]) == 0
+    out = capsys.readouterr().out
+    for name in ("translator", "higgs", "audio_tokenizer"):
+        assert str(tmp_path / "tiny" / name) in out
+        assert (tmp_path / "tiny" / name / "config.json").is_file()
