@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agent.config import Config
+from agent.config import Config, ConfigError
 from model.asr import WhisperASR
 from model.loading import resolve
 from model.translator import Translator
@@ -27,8 +27,6 @@ def pick_device(config: Config) -> str:
     if config.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if config.device == "cuda" and not torch.cuda.is_available():
-        from agent.config import ConfigError
-
         raise ConfigError(f"profile '{config.name}' asks for device cuda, but no GPU is visible; set device: auto.")
     return config.device
 

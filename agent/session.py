@@ -45,7 +45,6 @@ class _Utterance:
     id: int
     start_sample: int
     started_at: float
-    end_sample: int = 0
     ended_at: float = 0.0
     transcription: Transcription | None = None
     asr_ms: float = 0.0
@@ -157,7 +156,6 @@ class Session:
             self._forget_before(self._heard - IDLE_HISTORY)
 
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
-        utterance.end_sample = end_sample
         utterance.ended_at = self._arrival(end_sample)
         self._emit(SpeechEnded(utterance.id, end_sample / SAMPLE_RATE, utterance.ended_at))
         start = utterance.start_sample - self._recent_from

@@ -26,6 +26,7 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
 )
+from transformers.utils import logging as hf_logging
 
 SEED = 1234
 SAMPLE_RATE = 24000
@@ -202,9 +203,15 @@ def make_tiny(root: Path) -> dict[str, Path]:
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    audio_tokenizer = _publish(root, "audio_tokenizer", _write_audio_tokenizer)
-    translator = _publish(root, "translator", _write_translator)
-    higgs = _publish(root, "higgs", lambda path: _write_higgs(path, audio_tokenizer))
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a second's work needs no "Writing model shards" bars on the console
+    try:
+        audio_tokenizer = _publish(root, "audio_tokenizer", _write_audio_tokenizer)
+        translator = _publish(root, "translator", _write_translator)
+        higgs = _publish(root, "higgs", lambda path: _write_higgs(path, audio_tokenizer))
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     return {"translator": translator, "higgs": higgs, "audio_tokenizer": audio_tokenizer}
 
 

