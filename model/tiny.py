@@ -35,6 +35,15 @@ NUM_CODEBOOKS = 8
 CODEBOOK_SIZE = 1024
 AUDIO_STREAM_BOS_ID = 1024
 AUDIO_STREAM_EOS_ID = 1025
+# The Llama-style decoder shared by the tiny translator and the tiny Higgs backbone.
+TINY_BACKBONE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=4096,
+)
 
 CORPUS = (
     "Hello, how are you today?",
@@ -276,12 +285,7 @@ def _write_translator(path: Path) -> None:
     eot, end_of_text = tokenizer.convert_tokens_to_ids(["<|eot_id|>", "<|end_of_text|>"])
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
+        **TINY_BACKBONE,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=eot,
         pad_token_id=end_of_text,
@@ -361,13 +365,8 @@ def _write_higgs(path: Path, audio_tokenizer_dir: Path) -> None:
     ids = dict(zip(HIGGS_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(HIGGS_SPECIAL_TOKENS)), strict=True))
     config = HiggsAudioV2Config(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **TINY_BACKBONE,
         head_dim=16,
-        max_position_embeddings=4096,
         bos_token_id=ids["<|begin_of_text|>"],
         eos_token_id=ids["<|eot_id|>"],
         pad_token_id=ids["<|end_of_text|>"],

@@ -17,6 +17,14 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny(tiny_cache: Path) -> dict[str, Path]:
+    """The tiny models where the `tiny:` sources find them, so the whole run builds them once."""
+    from model.tiny import make_tiny
+
+    return make_tiny(tiny_cache / "tiny")
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tiny_cache: Path):
     from agent.config import load_config
     from agent.models import load_models

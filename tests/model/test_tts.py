@@ -7,7 +7,6 @@ import torch
 from transformers import AutoProcessor
 
 from model.loading import ModelError
-from model.tiny import make_tiny
 from model.tts import HiggsTTS, TTSSettings, max_frames
 
 PHRASES = {
@@ -16,11 +15,6 @@ PHRASES = {
     "zh": "会议明天九点开始。",
     "ko": "회의는 내일 아홉 시에 시작합니다.",
 }
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_tiny(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
