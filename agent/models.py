@@ -8,7 +8,7 @@ import torch
 
 from agent.config import Config, ConfigError
 from model.asr import WhisperASR
-from model.loading import resolve
+from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
 from model.translator import Translator
 from model.tts import HiggsTTS
 from model.vad import SileroVAD, VADSettings
@@ -38,8 +38,18 @@ def pick_dtype(config: Config, device: str) -> torch.dtype:
 
 
 def load_models(config: Config) -> Models:
-    """Resolve every source first, so a missing model is reported before minutes of loading."""
-    paths = {role: resolve(source, role) for role, source in config.sources().items()}
+    """Resolve every source first, so missing models are all reported before minutes of loading."""
+    paths, missing = {}, []
+    for role, source in config.sources().items():
+        try:
+            paths[role] = resolve(source, role)
+        except NotDownloaded as exc:
+            missing.append(f"{exc.what} '{exc.repo_id}'")
+    if missing:
+        raise ModelError(
+            f"profile '{config.name}' needs models that are not downloaded yet: {', '.join(missing)}. "
+            + PULL_HINT.format(profile=config.name)
+        )
     device = pick_device(config)
     dtype = pick_dtype(config, device)
     return Models(

@@ -17,10 +17,23 @@ T = TypeVar("T")
 TINY_PREFIX = "tiny:"
 PACKAGE_PREFIX = "package:"
 TINY_MODELS = ("translator", "higgs", "audio_tokenizer")
+PULL_HINT = (
+    "Run `s2st models pull --profile {profile}` on a machine with access to the Hugging Face hub, "
+    "or use `--profile tiny` to run fully offline."
+)
 
 
 class ModelError(RuntimeError):
     """A model is missing or unusable; the message names it and says how to fix it."""
+
+
+class NotDownloaded(ModelError):
+    """A hub model absent from the local cache; callers may gather several into one message."""
+
+    def __init__(self, what: str, repo_id: str) -> None:
+        self.what, self.repo_id = what, repo_id
+        super().__init__(f"{what}: '{repo_id}' is not downloaded yet. {PULL_HINT.format(profile='<profile>')}")
+
 
 
 def cache_dir() -> Path:
@@ -97,10 +110,7 @@ def _hub_cached(repo_id: str, what: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, local_files_only=True))
     except LocalEntryNotFoundError as exc:
-        raise ModelError(
-            f"{what}: '{repo_id}' is not downloaded yet. Run `s2st models pull --profile <profile>` on a machine "
-            "with access to the Hugging Face hub, or use `--profile tiny` to run fully offline."
-        ) from exc
+        raise NotDownloaded(what, repo_id) from exc
 
 
 def download(repo_id: str) -> Path:

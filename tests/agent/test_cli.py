@@ -104,15 +104,30 @@ def test_the_installed_command_reports_without_traceback(tmp_path):
     assert result.stderr == f"s2st: error: {tmp_path / 'nope.wav'}: no such file.\n"
 
 
+DEFAULT_MODELS = (
+    "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "bosonai/higgs-audio-v2-generation-3B-base",
+    "bosonai/higgs-audio-v2-tokenizer",
+)
+
+
 def test_models_pull_without_network_names_each_model_and_the_way_out(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert main(["models", "pull", "--profile", "default"]) == 2
     err = capsys.readouterr().err
-    for model in ("faster-whisper-large-v3-turbo", "Qwen2.5-7B-Instruct", "higgs-audio-v2-generation-3B-base",
-                  "higgs-audio-v2-tokenizer"):
-        assert model in err
+    assert all(model in err for model in DEFAULT_MODELS)
     assert "--profile tiny" in err
+
+
+def test_translate_with_models_not_downloaded_lists_them_all_at_once(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    code = main(["translate", str(LONG_EN), "--to", "de", "-o", str(tmp_path / "o.wav"), "--profile", "default"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert all(f"'{model}'" in err for model in DEFAULT_MODELS)
+    assert "s2st models pull --profile default" in err and "--profile tiny" in err
 
 
 def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, capsys, monkeypatch):

@@ -1,3 +1,4 @@
+import huggingface_hub
 import pytest
 
 from model.loading import ModelError, is_hub_id, load, resolve
@@ -18,8 +19,7 @@ def test_local_directory_is_used_as_is(tmp_path):
 
 
 def test_hub_model_not_downloaded_points_to_pull_and_tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ModelError) as info:
         resolve("bosonai/higgs-audio-v2-generation-3B-base", "TTS model")
     message = str(info.value)
