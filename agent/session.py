@@ -76,7 +76,7 @@ class Session:
         self._finished: asyncio.Queue[_Utterance | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
         self._heard = 0  # input samples received
-        self._recent = np.zeros(0, dtype=np.float32)  # input audio from sample `_recent_from` to `_heard`
+        self._recent: list[np.ndarray] = []  # input audio from sample `_recent_from` to `_heard`, in pieces
         self._recent_from = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=4096)  # (end sample of a push, clock)
         self._open: _Utterance | None = None
@@ -140,7 +140,7 @@ class Session:
             self._heard += len(pcm)
             self._arrivals.append((self._heard, at))
         audio = np.concatenate([pcm for pcm, _ in batch])
-        self._recent = np.concatenate([self._recent, audio])
+        self._recent.append(audio)
         await self._on_vad(await asyncio.to_thread(self._vad.push, audio))
 
     async def _on_vad(self, events: list[VADEvent]) -> None:
@@ -152,14 +152,15 @@ class Session:
             elif self._open is not None:
                 await self._finish(self._open, event.sample)
                 self._open = None
-        if self._open is None and len(self._recent) > IDLE_HISTORY:
+        if self._open is None and self._heard - self._recent_from > IDLE_HISTORY:
             self._forget_before(self._heard - IDLE_HISTORY)
 
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
         utterance.ended_at = self._arrival(end_sample)
         self._emit(SpeechEnded(utterance.id, end_sample / SAMPLE_RATE, utterance.ended_at))
+        recent = np.concatenate(self._recent)
         start = utterance.start_sample - self._recent_from
-        self._asr.push(self._recent[max(0, start) : end_sample - self._recent_from])
+        self._asr.push(recent[max(0, start) : end_sample - self._recent_from])
         self._forget_before(end_sample)
         began = self._now()
         t = await self._stage("asr_failed", utterance, self._asr.finalize)
@@ -173,8 +174,10 @@ class Session:
             self._finished.put_nowait(utterance)
 
     def _forget_before(self, sample: int) -> None:
-        drop = min(max(0, sample - self._recent_from), len(self._recent))
-        self._recent = self._recent[drop:]
+        """Drop input before `sample`; pieces are joined only here and at an utterance end, never per frame."""
+        recent = np.concatenate(self._recent)
+        drop = min(max(0, sample - self._recent_from), len(recent))
+        self._recent = [recent[drop:]]
         self._recent_from += drop
 
     def _arrival(self, sample: int) -> float:
