@@ -76,7 +76,8 @@ class Session:
         self._finished: asyncio.Queue[_Utterance | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
         self._heard = 0  # input samples received
-        self._recent: list[np.ndarray] = []  # input audio from sample `_recent_from` to `_heard`, in pieces
+        # input audio from sample `_recent_from` to `_heard`, in pieces
+        self._recent: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
         self._recent_from = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=4096)  # (end sample of a push, clock)
         self._open: _Utterance | None = None
@@ -158,7 +159,7 @@ class Session:
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
         utterance.ended_at = self._arrival(end_sample)
         self._emit(SpeechEnded(utterance.id, end_sample / SAMPLE_RATE, utterance.ended_at))
-        recent = np.concatenate(self._recent)
+        recent = self._joined_recent()
         start = utterance.start_sample - self._recent_from
         self._asr.push(recent[max(0, start) : end_sample - self._recent_from])
         self._forget_before(end_sample)
@@ -173,9 +174,14 @@ class Session:
         if t.text:
             self._finished.put_nowait(utterance)
 
+    def _joined_recent(self) -> np.ndarray:
+        """The recent input as one array; pieces are joined only when it is read, never per frame."""
+        if len(self._recent) > 1:
+            self._recent = [np.concatenate(self._recent)]
+        return self._recent[0]
+
     def _forget_before(self, sample: int) -> None:
-        """Drop input before `sample`; pieces are joined only here and at an utterance end, never per frame."""
-        recent = np.concatenate(self._recent)
+        recent = self._joined_recent()
         drop = min(max(0, sample - self._recent_from), len(recent))
         self._recent = [recent[drop:]]
         self._recent_from += drop

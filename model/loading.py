@@ -35,7 +35,6 @@ class NotDownloaded(ModelError):
         super().__init__(f"{what}: '{repo_id}' is not downloaded yet. {PULL_HINT.format(profile='<profile>')}")
 
 
-
 def cache_dir() -> Path:
     """Root for generated tiny models; `S2ST_CACHE_DIR` moves it (the tests point it at a temp dir)."""
     return Path(os.environ.get("S2ST_CACHE_DIR", "~/.cache/higgs-s2st")).expanduser()

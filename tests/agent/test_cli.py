@@ -15,6 +15,7 @@ from agent.cli import main
 from agent.config import load_config
 from agent.models import load_models
 from model.loading import is_hub_id
+from streaming.audio import resample
 from tests.helpers import LONG_EN, SPEECH, english_references, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -51,9 +52,7 @@ def test_long_english_file_gives_five_captioned_translated_utterances(tmp_path, 
 
 def test_stereo_44k_input_works(tmp_path, capsys):
     speech, _ = sf.read(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
-    import soxr
-
-    up = soxr.resample(speech, 16000, 44100)
+    up = resample(speech, 16000, 44100)
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([up, 0.5 * up], axis=1), 44100)
     code, _, err = _translate(capsys, path, "--to", "zh", "-o", tmp_path / "o.wav", "--captions", tmp_path / "c.json")
