@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
@@ -52,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     tiny = models.add_parser("make-tiny", help="build tiny random-weight models for offline runs")
     tiny.add_argument("dir", type=Path)
     tiny.set_defaults(run=_make_tiny)
+
+    bench = commands.add_parser("bench", help="run a benchmark: prints a table, --json PATH writes the figures")
+    bench.add_argument("name", choices=("tts", "codec"), help="which benchmark (see bench/README.md)")
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options; try --help")
+    bench.set_defaults(run=_bench)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"bench.{args.name}")
+    return module.main(args.options)
 
 
 def _translate(args: argparse.Namespace) -> int:

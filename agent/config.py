@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 
 from model.asr import ASRSettings
+from model.codec import CodecSettings
+from model.higgs import Sampling
 from model.translator import TranslatorSettings
 from model.tts import TTSSettings
 from model.vad import VADSettings
@@ -51,12 +53,22 @@ class TranslatorConfig:
 class TTSConfig:
     model: str
     audio_tokenizer: str
-    temperature: float = TTSSettings.temperature
-    top_k: int = TTSSettings.top_k
-    top_p: float = TTSSettings.top_p
+    temperature: float = Sampling.temperature
+    top_k: int = Sampling.top_k
+    top_p: float = Sampling.top_p
+    context_phrases: int = TTSSettings.context_phrases
+    slots: int = TTSSettings.slots
+    context_tokens: int = TTSSettings.context_tokens
+    codec: CodecSettings = field(default_factory=CodecSettings)
 
     def settings(self) -> TTSSettings:
-        return TTSSettings(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        return TTSSettings(
+            sampling=Sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p),
+            codec=self.codec,
+            context_phrases=self.context_phrases,
+            slots=self.slots,
+            context_tokens=self.context_tokens,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,9 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
         ("tts.temperature", c.tts.temperature >= 0.0, "must not be negative"),
         ("tts.top_k", c.tts.top_k >= 0, "must not be negative (0 turns top-k off)"),
         ("tts.top_p", 0.0 < c.tts.top_p <= 1.0, "must lie in (0, 1]"),
+        ("tts.context_phrases", c.tts.context_phrases >= 0, "must not be negative (0 turns context off)"),
+        ("tts.slots", c.tts.slots >= 1, "must be at least 1"),
+        ("tts.context_tokens", c.tts.context_tokens >= 256, "must be at least 256"),
     ]
 
 
@@ -139,7 +154,10 @@ def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
                 raise ConfigError(f"{path}: {prefix}{name} is missing; add it to the profile.")
             continue
         values[name] = _value(hints[name], data[name], path, f"{prefix}{name}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a settings class that checks its own values says what is wrong
+        raise ConfigError(f"{path}: {prefix.rstrip('.') or 'the profile'}: {exc}") from exc
 
 
 def _value(kind: Any, value: Any, path: Path, key: str) -> Any:

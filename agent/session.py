@@ -1,8 +1,10 @@
 """One conversation: audio in, events out. The same Session serves files, the CLI and every transport.
 
-Two tasks keep the ear and the mouth apart: the front task runs VAD and ASR as audio arrives, the
-back task translates and speaks finished utterances in order, so a long translation never stops the
-session from hearing the next utterance. All model compute runs in worker threads.
+Three tasks keep the ear and the mouth apart: the front task runs VAD and ASR as audio arrives, the
+back task translates finished utterances in order and hands each translation to the session's TTS
+stream, and the voice task passes the stream's chunks on as they are decoded, so a long translation
+never stops the session from hearing the next utterance, and speech leaves while it is still being
+generated. Model compute runs in worker threads (the TTS on the shared generator's thread).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 from agent.clock import Clock
 from agent.models import Models
 from model.asr import LANGUAGES, StreamingASR, Transcription
+from model.tts import FAILED, MAX_FRAMES, TTSStream
+from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SAMPLE_RATE, VADEvent
 from streaming.events import (
     Error,
@@ -48,6 +52,11 @@ class _Utterance:
     ended_at: float = 0.0
     transcription: Transcription | None = None
     asr_ms: float = 0.0
+    translate_ms: float = 0.0
+    text: str = ""  # the translation being spoken
+    translated_at: float = 0.0
+    first_chunk_at: float | None = None
+    audio_s: float = 0.0
 
 
 class Session:
@@ -83,9 +92,16 @@ class Session:
         self._open: _Utterance | None = None
         self._next_id = 1
         self._tasks: list[asyncio.Task] = []
+        self._speech: TTSStream | None = None
+        self._speaking: dict[tuple[int, int], _Utterance] = {}  # text span in the TTS stream -> utterance
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._front()), asyncio.create_task(self._back())]
+        self._speech = self._models.tts.open(None, self._target_language)
+        self._tasks = [
+            asyncio.create_task(self._front()),
+            asyncio.create_task(self._back()),
+            asyncio.create_task(self._voice()),
+        ]
 
     def push(self, pcm: np.ndarray) -> None:
         """Hand over 16 kHz float32 mono input; returns at once."""
@@ -104,6 +120,8 @@ class Session:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._speech is not None:
+            await self._speech.aclose()
 
     def _now(self) -> float:
         return self._clock.now() - self._origin
@@ -203,12 +221,13 @@ class Session:
             return None
 
     async def _back(self) -> None:
+        assert self._speech is not None
         while (utterance := await self._finished.get()) is not None:
-            await self._speak(utterance)
-        self._emit(None)
+            await self._translate(utterance)
+        self._speech.close()
 
-    async def _speak(self, utterance: _Utterance) -> None:
-        assert utterance.transcription is not None
+    async def _translate(self, utterance: _Utterance) -> None:
+        assert utterance.transcription is not None and self._speech is not None
         source = utterance.transcription
         began = self._now()
         translator = self._models.translator
@@ -217,24 +236,62 @@ class Session:
         )
         if text is None:
             return
-        translated = self._now()
-        self._emit(Translation(utterance.id, self._target_language, text, final=True, at=translated))
-        if not text:
+        utterance.translated_at = self._now()
+        utterance.translate_ms = (utterance.translated_at - began) * 1000
+        self._emit(Translation(utterance.id, self._target_language, text, final=True, at=utterance.translated_at))
+        self._speech.push_text(text)
+        span = self._speech.flush()
+        if span is not None:
+            utterance.text = text
+            self._speaking[span] = utterance
+
+    async def _voice(self) -> None:
+        """Pass TTS chunks on as events; ends the event stream once the TTS stream has spoken everything."""
+        assert self._speech is not None
+        try:
+            async for chunk in self._speech:
+                self._on_chunk(chunk)
+        except Exception as exc:  # noqa: BLE001 - a broken TTS ends this session only, with a reason
+            log.exception("session voice output failed")
+            self._emit(Error("internal", f"speech output stopped: {exc}", fatal=True, at=self._now()))
+        finally:
+            self._emit(None)
+
+    def _on_chunk(self, chunk: PhraseChunk) -> None:
+        utterance = self._speaking.get(chunk.text_span)
+        if utterance is None:
             return
-        pcm = await self._stage("tts_failed", utterance, self._models.tts.synthesize, text, self._target_language)
-        if pcm is None:
-            return
-        spoken = self._now()
-        rate = self._models.tts.sample_rate
-        self._emit(SpeechChunk(utterance.id, pcm, rate, text, at=spoken))
-        audio_s = len(pcm) / rate
+        now = self._now()
+        last = chunk.end is not None
+        if chunk.end == FAILED:
+            self._emit(Error("tts_failed", f"tts failed: {chunk.error}", False, now, utterance.id))
+        if len(chunk.pcm) or last:
+            self._emit(
+                SpeechChunk(utterance.id, chunk.pcm, chunk.sample_rate, utterance.text, now, chunk.first_frame, last)
+            )
+        if len(chunk.pcm) and utterance.first_chunk_at is None:
+            utterance.first_chunk_at = now
+        utterance.audio_s += len(chunk.pcm) / chunk.sample_rate
+        if last:
+            del self._speaking[chunk.text_span]
+            if utterance.first_chunk_at is not None:
+                self._emit(Metrics(utterance.id, self._figures(utterance, now, chunk.end == MAX_FRAMES), at=now))
+
+    def _figures(self, utterance: _Utterance, now: float, cut_off: bool) -> dict[str, float]:
+        first = utterance.first_chunk_at
+        assert first is not None
+        # The listener hears the speech from its first chunk on, so it ends audio_s later unless generation
+        # fell behind playback, in which case it ends when the last chunk arrives.
+        spoken_until = max(first + utterance.audio_s, now)
         figures = {
-            "ttfa_ms": (spoken - utterance.ended_at) * 1000,
-            "start_offset_ms": (spoken - utterance.started_at) * 1000,
-            "end_offset_ms": (spoken + audio_s - utterance.ended_at) * 1000,
-            "tts_first_chunk_ms": (spoken - translated) * 1000,
+            "ttfa_ms": (first - utterance.ended_at) * 1000,
+            "start_offset_ms": (first - utterance.started_at) * 1000,
+            "end_offset_ms": (spoken_until - utterance.ended_at) * 1000,
+            "tts_first_chunk_ms": (first - utterance.translated_at) * 1000,
             "asr_ms": utterance.asr_ms,
-            "translate_ms": (translated - began) * 1000,
-            "tts_rtf": (spoken - translated) / audio_s if audio_s else 0.0,
+            "translate_ms": utterance.translate_ms,
+            "tts_rtf": (now - utterance.translated_at) / utterance.audio_s if utterance.audio_s else 0.0,
         }
-        self._emit(Metrics(utterance.id, figures, at=spoken))
+        if cut_off:
+            figures["tts_cut_off"] = 1.0
+        return figures

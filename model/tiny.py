@@ -404,3 +404,40 @@ def _write_higgs(path: Path, audio_tokenizer_dir: Path) -> None:
         audio_stream_eos_id=AUDIO_STREAM_EOS_ID,
     )
     processor.save_pretrained(path)
+
+
+def full_size_higgs(tokenizer: PreTrainedTokenizerFast, *, device: str, dtype: torch.dtype):
+    """Higgs Audio v2 at the size of bosonai/higgs-audio-v2-generation-3B-base, with random weights.
+
+    For speed figures only: the Llama-3.2-3B backbone (hidden 3072, 28 layers, 24 heads, 8 KV heads, head_dim
+    128, a DualFFN audio expert in every layer) costs the same whatever its weights, and the special token ids
+    come from `tokenizer` so the prompts of the real code path work (the rest, such as the llama3 RoPE, are
+    transformers' defaults, which are this checkpoint's). As in the tiny model, stream BOS/EOS get
+    zero logits, so phrases run to their frame budget and every run does the same amount of work.
+    """
+    ids = dict(zip(HIGGS_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(HIGGS_SPECIAL_TOKENS)), strict=True))
+    config = HiggsAudioV2Config(
+        vocab_size=128256,
+        hidden_size=3072,
+        intermediate_size=8192,
+        num_hidden_layers=28,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        head_dim=128,
+        bos_token_id=ids["<|begin_of_text|>"],
+        eos_token_id=ids["<|eot_id|>"],
+        pad_token_id=ids["<|end_of_text|>"],
+        num_codebooks=NUM_CODEBOOKS,
+        codebook_size=CODEBOOK_SIZE + 2,
+        audio_token_id=ids["<|AUDIO_OUT|>"],
+        audio_bos_token_id=ids["<|audio_out_bos|>"],
+        audio_delay_token_id=ids["<|reserved_special_token_6|>"],
+        audio_stream_bos_id=AUDIO_STREAM_BOS_ID,
+        audio_stream_eos_id=AUDIO_STREAM_EOS_ID,
+    )
+    torch.manual_seed(SEED)
+    with torch.device(device):
+        model = HiggsAudioV2ForConditionalGeneration(config).to(dtype).eval().requires_grad_(False)
+    with torch.no_grad():
+        model.audio_lm_head.weight.view(NUM_CODEBOOKS, CODEBOOK_SIZE + 2, -1)[:, CODEBOOK_SIZE:] = 0.0
+    return model

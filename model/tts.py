@@ -1,13 +1,17 @@
-"""Higgs Audio v2 text-to-speech, one phrase at a time through transformers' own `generate()`.
+"""Higgs Audio v2 text-to-speech as a stream: text in, PCM chunks out while the phrase is still being generated.
 
-This is the simple, correct baseline: the streaming stage will replace it with an incremental decode loop
-and chunked codec decoding, and can be checked against it.
+`HiggsTTS` holds the shared models and one `HiggsGenerator` that batches every session's phrases; each session
+opens its own `TTSStream`, which keeps that session's voice and its last few spoken phrases as context.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import unicodedata
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,26 +23,48 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from model.codec import ChunkedCodecDecoder, CodecSettings
+from model.higgs import CANCELLED, EOS, MAX_FRAMES, HiggsGenerator, Request, Sampling, build_prompt
 from model.loading import load
+from model.voice import Voice
 
-SYSTEM_PROMPT = "Generate audio following instruction."
-SCENE = "Audio is recorded from a quiet room."
+log = logging.getLogger(__name__)
+
 FRAMES_PER_SECOND = 25
+FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class TTSSettings:
-    """Sampling settings; the defaults are those of the reference README (boson-ai/higgs-audio).
+    """Sampling (the reference README's defaults), batching and streaming settings of the TTS stage.
 
-    RAS (repetition-aware sampling) resamples a code that already occurs `ras_win_max_num_repeat` times in the
-    last `ras_win_len` frames, which keeps the model from getting stuck on one sound.
+    `context_phrases` earlier phrases of the session go into each prompt, so the voice stays the same from one
+    phrase to the next; `slots` phrases are generated at once across all sessions, each within a cache row of
+    `context_tokens` tokens (prompt plus generated frames).
     """
 
-    temperature: float = 0.3
-    top_k: int = 50
-    top_p: float = 0.95
-    ras_win_len: int = 7
-    ras_win_max_num_repeat: int = 2
+    sampling: Sampling = field(default_factory=Sampling)
+    codec: CodecSettings = field(default_factory=CodecSettings)
+    context_phrases: int = 2
+    slots: int = 16
+    context_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """A run of a phrase's speech: float32 mono PCM in [-1, 1].
+
+    `text_span` is the phrase's (start, end) in `TTSStream.text`, `first_frame` the chunk's first codec frame
+    within the phrase. The phrase's last chunk says why it ended: EOS, MAX_FRAMES (the babbling guard cut a
+    runaway phrase off) or FAILED, with `error` saying what went wrong.
+    """
+
+    pcm: np.ndarray
+    sample_rate: int
+    text_span: tuple[int, int]
+    first_frame: int
+    end: str | None = None
+    error: str = ""
 
 
 def max_frames(text: str) -> int:
@@ -57,7 +83,7 @@ def _is_syllabic(char: str) -> bool:
 
 
 class HiggsTTS:
-    """Higgs Audio v2 and its audio tokenizer, loaded once and shared."""
+    """Higgs Audio v2 and its audio tokenizer, loaded once and shared by every session."""
 
     def __init__(
         self,
@@ -72,6 +98,9 @@ class HiggsTTS:
         self.settings = settings
         self.sample_rate: int = codec.config.sample_rate
         self.hop_length: int = codec.config.hop_length
+        self.generator = HiggsGenerator(
+            model, settings.sampling, slots=settings.slots, context_tokens=settings.context_tokens
+        )
 
     @classmethod
     def load(
@@ -104,68 +133,174 @@ class HiggsTTS:
         codec.to(device).eval().requires_grad_(False)
         return cls(model, tokenizer, codec, settings)
 
-    def synthesize(self, text: str, language: str) -> np.ndarray:
-        """Speak one phrase: float32 mono PCM at `sample_rate` in [-1, 1], a whole number of frames long.
+    def open(self, voice: Voice | None, language: str) -> TTSStream:
+        """A stream for one session, speaking `language` (en/zh/de/ko) in `voice` (None: the model's own voice).
 
-        `language` (en/zh/de/ko) is the caller's target language; the Higgs prompt does not need it.
+        Call it from the event loop that will iterate the stream.
         """
-        if not text.strip():
-            return np.zeros(0, dtype=np.float32)
-        with torch.inference_mode():
-            codes = self._generate_codes(text.strip())
-            if codes.shape[0] == 0:
-                return np.zeros(0, dtype=np.float32)
-            audio = self.codec.decode(codes.T.unsqueeze(0)).audio_values
-        return audio[0, 0].float().clamp(-1.0, 1.0).cpu().numpy()
+        return TTSStream(self, voice, language)
 
-    def _generate_codes(self, text: str) -> torch.Tensor:
-        """Sample the delayed code stream for `text` and return the aligned codes, shape (frames, codebooks)."""
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "scene", "content": SCENE},
-            {"role": "user", "content": text},
-        ]
-        inputs = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(self.model.device)
-        num_codebooks = self.model.config.num_codebooks
-        settings = self.settings
-        output = self.model.generate(
-            **inputs,
-            # One leading stream-BOS frame and num_codebooks - 1 delay frames carry no complete data frame.
-            max_new_tokens=max_frames(text) + num_codebooks,
-            do_sample=True,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            ras_win_len=settings.ras_win_len,
-            ras_win_max_num_repeat=settings.ras_win_max_num_repeat,
-            return_dict_in_generate=True,
+    def close(self) -> None:
+        self.generator.close()
+
+
+class TTSStream:
+    """One session's speech: `push_text` and `flush` a phrase, async-iterate its `SpeechChunk`s.
+
+    Phrases are spoken one after another, each through a slot of the shared generator; `cancel` drops everything
+    pending and stops the current phrase within one decode step. `close` ends the iteration once all flushed
+    phrases are spoken.
+    """
+
+    def __init__(self, tts: HiggsTTS, voice: Voice | None, language: str) -> None:
+        self.tts = tts
+        self.voice = voice
+        self.language = language
+        self.text = ""  # every flushed phrase, separated by one space; `text_span`s index into it
+        self._pending = ""
+        self._phrases: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+        self._chunks: asyncio.Queue[SpeechChunk | None] = asyncio.Queue()
+        self._history: deque[tuple[str, torch.Tensor]] = deque(maxlen=tts.settings.context_phrases or None)
+        self._current: Request | None = None
+        self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._pump = self._loop.create_task(self._speak_all())
+
+    def push_text(self, text: str) -> None:
+        """Add text to the phrase being collected; nothing is spoken before `flush`."""
+        if self._closed:
+            raise RuntimeError("push_text on a closed TTSStream")
+        self._pending += text
+
+    def flush(self) -> tuple[int, int] | None:
+        """Queue the collected text as one phrase; returns its span in `text` (None when it was blank)."""
+        phrase, self._pending = self._pending.strip(), ""
+        if not phrase or self._closed:
+            return None
+        if self.text:
+            self.text += " "
+        span = (len(self.text), len(self.text) + len(phrase))
+        self.text += phrase
+        self._phrases.put_nowait(span)
+        return span
+
+    def cancel(self) -> None:
+        """Drop unspoken text and queued phrases, and stop the phrase being generated; the stream stays usable."""
+        self._pending = ""
+        _drain(self._phrases)
+        if self._current is not None:
+            self.tts.generator.cancel(self._current)
+        _drain(self._chunks)
+
+    def close(self) -> None:
+        """No more text: the iteration ends after the flushed phrases are spoken."""
+        if not self._closed:
+            self._closed = True
+            self._phrases.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[SpeechChunk]:
+        while (chunk := await self._chunks.get()) is not None:
+            yield chunk
+
+    async def aclose(self) -> None:
+        """Stop at once and wait for the stream's task (session teardown)."""
+        self.cancel()
+        self.close()
+        self._pump.cancel()
+        await asyncio.gather(self._pump, return_exceptions=True)
+        if self._current is not None:
+            self.tts.generator.cancel(self._current)
+
+    async def _speak_all(self) -> None:
+        try:
+            while (span := await self._phrases.get()) is not None:
+                try:
+                    await self._speak(span)
+                except Exception as exc:  # noqa: BLE001 - one failed phrase must not end the stream
+                    log.exception("TTS phrase failed")
+                    self._put(SpeechChunk(_silence(), self.tts.sample_rate, span, 0, FAILED, str(exc)))
+        finally:
+            self._chunks.put_nowait(None)
+
+    async def _speak(self, span: tuple[int, int]) -> None:
+        tts = self.tts
+        text = self.text[span[0] : span[1]]
+        voice = None
+        if self.voice is not None:
+            voice = (self.voice.transcript, await asyncio.to_thread(self.voice.codes, tts.codec))
+        budget = max_frames(text)
+        context = list(self._history)
+        prompt = build_prompt(tts.tokenizer, tts.model.config, text, voice=voice, context=context)
+        while context and not tts.generator.fits(prompt, budget):
+            context.pop(0)  # the oldest context phrase goes first; the voice reference stays
+            prompt = build_prompt(tts.tokenizer, tts.model.config, text, voice=voice, context=context)
+        arrivals: asyncio.Queue[torch.Tensor | str] = asyncio.Queue()
+        request = Request(
+            prompt,
+            budget,
+            on_frames=lambda frame: self._loop.call_soon_threadsafe(arrivals.put_nowait, frame),
+            on_end=lambda reason: self._loop.call_soon_threadsafe(arrivals.put_nowait, reason),
         )
-        return self._aligned_codes(output.audio_sequences[0])
+        self._current = request
+        tts.generator.submit(request)
+        decoder = ChunkedCodecDecoder(tts.codec, tts.settings.codec)
+        frames: list[torch.Tensor] = []
+        emitted = 0  # samples handed out so far
+        end: str | None = None
+        try:
+            while True:
+                batch, end = await _take(arrivals)
+                if batch:
+                    frames += batch
+                    pcm = await asyncio.to_thread(decoder.push, torch.cat(batch))
+                    if len(pcm) and not request.cancelled:
+                        self._put(SpeechChunk(pcm, tts.sample_rate, span, emitted // tts.hop_length))
+                        emitted += len(pcm)
+                if end is None:
+                    continue
+                if end == CANCELLED or request.cancelled:
+                    return
+                if end not in (EOS, MAX_FRAMES):
+                    self._put(SpeechChunk(_silence(), tts.sample_rate, span, emitted // tts.hop_length, FAILED, end))
+                    return
+                pcm = await asyncio.to_thread(decoder.finish)
+                if end == MAX_FRAMES:
+                    log.warning("TTS phrase cut off after %d frames (babbling guard): %r", budget, text)
+                elif frames:
+                    self._history.append((text, torch.cat(frames)))
+                if not request.cancelled:
+                    self._put(SpeechChunk(pcm, tts.sample_rate, span, emitted // tts.hop_length, end))
+                return
+        finally:
+            if end is None:  # this task was cancelled mid-phrase: free the slot
+                tts.generator.cancel(request)
+            self._current = None
 
-    def _aligned_codes(self, delayed: torch.Tensor) -> torch.Tensor:
-        """Undo the delay pattern of one generated stream, shape (steps, codebooks) -> (frames, codebooks).
+    def _put(self, chunk: SpeechChunk) -> None:
+        self._chunks.put_nowait(chunk)
 
-        Step 0 is the all-BOS frame; codebook k then starts k steps late, so data frame t sits at step 1 + t + k
-        of codebook k. The stream ends at the first frame holding a stream EOS in any codebook (normally
-        codebook 0 ends first and the others follow one step apart), or wherever the frame budget cut it.
-        """
-        config = self.model.config
-        num_codebooks = config.num_codebooks
-        is_bos = (delayed == config.audio_stream_bos_id).all(dim=-1)
-        start = int(is_bos.nonzero()[-1]) + 1 if is_bos.any() else 0
-        steps = delayed[start:]
-        frames = steps.shape[0] - (num_codebooks - 1)
-        if frames <= 0:
-            return steps.new_zeros((0, num_codebooks))
-        aligned = torch.stack([steps[k : k + frames, k] for k in range(num_codebooks)], dim=1)
-        ended = (aligned == config.audio_stream_eos_id).any(dim=-1)
-        if ended.any():
-            aligned = aligned[: int(ended.nonzero()[0])]
-        # A stream BOS inside the data can only come from RAS resampling, which ignores the delay-pattern
-        # mask; the transformers processor clips it to a data code the same way.
-        return aligned.clamp(0, config.audio_stream_bos_id - 1)
+
+async def _take(arrivals: asyncio.Queue) -> tuple[list[torch.Tensor], str | None]:
+    """Wait for the next arrival, then take whatever else is already there, so a backlog is decoded at once."""
+    items = [await arrivals.get()]
+    while not arrivals.empty():
+        items.append(arrivals.get_nowait())
+    frames = [item for item in items if isinstance(item, torch.Tensor)]
+    ends = [item for item in items if isinstance(item, str)]
+    return frames, (ends[0] if ends else None)
+
+
+def _drain(queue: asyncio.Queue) -> None:
+    """Empty a queue but keep its end marker."""
+    ended = False
+    while not queue.empty():
+        ended = queue.get_nowait() is None or ended
+    if ended:
+        queue.put_nowait(None)
+
+
+def _silence() -> np.ndarray:
+    return np.zeros(0, dtype=np.float32)
 
 
 def _existing(path: Path) -> Path:

@@ -52,13 +52,15 @@ class Translation:
 
 @dataclass(frozen=True)
 class SpeechChunk:
-    """Translated speech, float32 mono; chunks of one utterance arrive in order."""
+    """Translated speech, float32 mono; chunks of one utterance arrive in order, `last` marks the final one."""
 
     utterance_id: int
     pcm: np.ndarray
     sample_rate: int
     text: str  # the phrase this audio speaks
     at: float
+    first_frame: int = 0  # the codec frame (40 ms) of the phrase that pcm[0] belongs to
+    last: bool = False
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,13 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
         errors += row[-1]
         words += len(r)
     return errors / words
+
+
+async def speak(tts, *phrases: str, language: str = "de", voice=None) -> list:
+    """Speak `phrases` through one TTS stream and return every `model.tts.SpeechChunk` it produced."""
+    stream = tts.open(voice, language)
+    for phrase in phrases:
+        stream.push_text(phrase)
+        stream.flush()
+    stream.close()
+    return [chunk async for chunk in stream]

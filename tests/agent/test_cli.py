@@ -16,7 +16,7 @@ from agent.config import load_config
 from agent.models import load_models
 from model.loading import is_hub_id
 from streaming.audio import resample
-from tests.helpers import LONG_EN, SPEECH, english_references, word_error_rate
+from tests.helpers import LONG_EN, SPEECH, english_references, speak, word_error_rate
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +129,7 @@ def test_translate_with_models_not_downloaded_lists_them_all_at_once(capsys, mon
     assert "s2st models pull --profile default" in err and "--profile tiny" in err
 
 
-def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, capsys, monkeypatch):
+async def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, capsys, monkeypatch):
     """Put the tiny models where huggingface_hub keeps downloads, then name them by hub id as default.yaml does."""
     assert main(["models", "make-tiny", str(tmp_path / "tiny")]) == 0
     out = capsys.readouterr().out
@@ -150,7 +150,8 @@ def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, capsys
     assert all(is_hub_id(source) for source in (config.translator.model, config.tts.model))
     models = load_models(config)
     assert models.translator.translate("Good morning.", "en", "de").strip()
-    assert len(models.tts.synthesize("Guten Morgen.", "de")) > 0
+    chunks = await speak(models.tts, "Guten Morgen.")
+    assert sum(len(chunk.pcm) for chunk in chunks) > 0
 
 
 def test_corrupt_model_directory_in_a_profile_is_one_clear_line(tmp_path, capsys):

@@ -66,3 +66,26 @@ def test_broken_yaml_and_non_mapping(tmp_path):
         load_config(_write(tmp_path, "asr: [unclosed\n"))
     with pytest.raises(ConfigError, match="mapping of settings at the top level"):
         load_config(_write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize(
+    "tts, message",
+    [
+        ("slots: 0", "tts.slots must be at least 1"),
+        ("context_phrases: -1", "tts.context_phrases must not be negative"),
+        ("context_tokens: 100", "tts.context_tokens must be at least 256"),
+        ("codec: {chunk_frames: 0}", "tts.codec: .*chunk_frames must be at least 1"),
+        ("codec: {lookahead_frames: -2}", "tts.codec: .*must not be negative"),
+        ("codec: {chunk: 3}", "unknown key 'tts.codec.chunk'"),
+    ],
+)
+def test_bad_tts_streaming_settings_name_key_and_fix(tmp_path, tts, message):
+    text = MINIMAL.replace("audio_tokenizer: g/h}", f"audio_tokenizer: g/h, {tts}}}")
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, text))
+
+
+def test_tts_streaming_settings_reach_the_model_settings():
+    settings = load_config("tiny").tts.settings()
+    assert settings.context_phrases == 2 and settings.slots == 16 and settings.context_tokens == 2048
+    assert settings.sampling.temperature == 0.3 and settings.codec.first_chunk_frames >= 1

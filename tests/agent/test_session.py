@@ -1,6 +1,7 @@
 """The Session with real silero VAD on real speech and scripted fakes for ASR, translation and TTS."""
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from agent.models import Models
 from agent.session import Session, SessionError
 from model.asr import Transcription
+from model.higgs import EOS, HiggsGenerator
+from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
 from streaming.audio import frames, read_audio
 from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
@@ -40,15 +43,46 @@ class FakeTranslator:
 
 
 class FakeTTS:
+    """Each phrase: half a second of speech 0.3 s after the text arrives, the other half 0.1 s later."""
+
     sample_rate = TTS_RATE
 
     def __init__(self, clock):
         self.clock, self.spoken = clock, []
 
-    def synthesize(self, text, language):
-        self.clock.advance(0.3)
-        self.spoken.append((text, language))
-        return np.full(TTS_RATE, 0.1, dtype=np.float32)  # one second
+    def open(self, voice, language):
+        return FakeStream(self, language)
+
+
+class FakeStream:
+    def __init__(self, tts, language):
+        self.tts, self.language, self.text, self.pending = tts, language, "", ""
+        self.phrases = asyncio.Queue()
+
+    def push_text(self, text):
+        self.pending += text
+
+    def flush(self):
+        span = (len(self.text), len(self.text) + len(self.pending))
+        self.text += self.pending
+        self.tts.spoken.append((self.pending, self.language))
+        self.pending = ""
+        self.phrases.put_nowait(span)
+        return span
+
+    def close(self):
+        self.phrases.put_nowait(None)
+
+    async def aclose(self):
+        self.close()
+
+    async def __aiter__(self):
+        half = np.full(TTS_RATE // 2, 0.1, dtype=np.float32)
+        while (span := await self.phrases.get()) is not None:
+            self.tts.clock.advance(0.3)
+            yield PhraseChunk(half, TTS_RATE, span, first_frame=0)
+            self.tts.clock.advance(0.1)
+            yield PhraseChunk(half, TTS_RATE, span, first_frame=12, end=EOS)
 
 
 def _models(clock, **translator):
@@ -80,8 +114,8 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     models = _models(clock)
     events = await _run(models, audio, clock)
     kinds = [type(e) for e in events]
-    assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, Metrics]
-    started, ended, transcript, translation, chunk, metrics = events
+    assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, SpeechChunk, Metrics]
+    started, ended, transcript, translation, chunk, last, metrics = events
 
     pushed = len(list(frames(audio, 16000))) * 0.02
     assert started.at == pytest.approx((int(started.audio_time * 16000) // 320 + 1) * 0.02)
@@ -91,13 +125,16 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     assert transcript.text == "sentence 1" and transcript.final and transcript.language == "en"
     assert translation.text == "de: sentence 1" and translation.language == "de"
     assert models.tts.spoken == [("de: sentence 1", "de")]
-    assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE and chunk.at == pytest.approx(pushed + 0.6)
+    assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE // 2 and chunk.at == pytest.approx(pushed + 0.6)
+    assert not chunk.last and chunk.first_frame == 0
+    assert last.last and last.first_frame == 12 and last.at == pytest.approx(pushed + 0.7)
+    assert chunk.text == last.text == "de: sentence 1" and chunk.utterance_id == last.utterance_id == 1
 
     f = metrics.figures
     assert f["asr_ms"] == pytest.approx(100)
     assert f["translate_ms"] == pytest.approx(200)
     assert f["tts_first_chunk_ms"] == pytest.approx(300)
-    assert f["tts_rtf"] == pytest.approx(0.3)
+    assert f["tts_rtf"] == pytest.approx(0.4)
     assert f["ttfa_ms"] == pytest.approx((pushed + 0.6 - ended.at) * 1000)
     assert f["start_offset_ms"] == pytest.approx((pushed + 0.6 - started.at) * 1000)
     assert f["end_offset_ms"] == pytest.approx(f["ttfa_ms"] + 1000)
@@ -114,7 +151,7 @@ async def test_five_utterances_each_flow_through_every_stage_in_order():
         by_utterance.setdefault(event.utterance_id, []).append(type(event))
     assert sorted(by_utterance) == [1, 2, 3, 4, 5]
     for kinds in by_utterance.values():
-        assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, Metrics]
+        assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, SpeechChunk, Metrics]
     translations = [e.text for e in events if isinstance(e, Translation)]
     assert translations == [f"ko: sentence {i}" for i in range(1, 6)]
 
@@ -156,3 +193,56 @@ def test_unsupported_languages_are_refused_with_the_fix(source, target, message)
     clock = ScriptedClock()
     with pytest.raises(SessionError, match=message):
         Session(_models(clock), source_language=source, target_language=target, clock=clock)
+
+
+class FirstReadingClock:
+    """The real monotonic clock, remembering its first reading: the session's origin, so `at`s can be compared."""
+
+    def __init__(self):
+        self.first = None
+
+    def now(self):
+        now = time.monotonic()
+        self.first = now if self.first is None else self.first
+        return now
+
+
+@pytest.mark.slow
+async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(tiny_models, monkeypatch):
+    clock = FirstReadingClock()
+    frame_times = []
+    submit = HiggsGenerator.submit
+
+    def timing_submit(generator, request):
+        on_frames = request.on_frames
+        request.on_frames = lambda frame: (frame_times.append(clock.now() - clock.first), on_frames(frame))
+        submit(generator, request)
+
+    monkeypatch.setattr(HiggsGenerator, "submit", timing_submit)
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    session = Session(tiny_models, source_language="en", target_language="de", clock=clock)
+    session.start()
+    for frame in frames(audio, 16000):
+        session.push(frame)
+    session.end_input()
+    events = [event async for event in session.events()]
+    await session.close()
+    chunks = [e for e in events if isinstance(e, SpeechChunk)]
+    assert {chunk.utterance_id for chunk in chunks} == {1}
+    assert len(chunks) > 2 and chunks[-1].last and not any(chunk.last for chunk in chunks[:-1])
+    hop = tiny_models.tts.hop_length
+    assert sum(len(chunk.pcm) for chunk in chunks) == len(frame_times) * hop
+    assert [chunk.first_frame for chunk in chunks[1:]] == list(
+        np.cumsum([len(chunk.pcm) // hop for chunk in chunks])[:-1]
+    )
+    # The listener gets speech while the phrase is still being generated.
+    assert chunks[0].at < frame_times[-1]
+    assert [chunk.at for chunk in chunks] == sorted(chunk.at for chunk in chunks)
+    metrics = next(e for e in events if isinstance(e, Metrics))
+    assert metrics.figures["tts_cut_off"] == 1.0  # the tiny model never ends a phrase: the guard reports it
+    assert metrics.figures["tts_first_chunk_ms"] == pytest.approx((chunks[0].at - _translation(events).at) * 1000)
+
+
+def _translation(events):
+    return next(e for e in events if isinstance(e, Translation))

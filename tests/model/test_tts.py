@@ -1,31 +1,52 @@
+"""TTSStream on the tiny Higgs model and tiny codec: chunks, order, cancel, voice and context in the prompt."""
+
+import asyncio
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from transformers import AutoProcessor
 
+from model.codec import CodecSettings
+from model.higgs import MAX_FRAMES, HiggsGenerator, delayed
 from model.loading import ModelError
-from model.tts import HiggsTTS, TTSSettings, max_frames
+from model.tts import FAILED, HiggsTTS, SpeechChunk, TTSSettings, max_frames
+from model.voice import Voice
+from tests.helpers import speak
 
-PHRASES = {
-    "en": "The meeting starts at nine tomorrow.",
-    "de": "Die Besprechung beginnt morgen um neun.",
-    "zh": "会议明天九点开始。",
-    "ko": "회의는 내일 아홉 시에 시작합니다.",
-}
+HOP = 960
+CODEC = CodecSettings()
 
 
 @pytest.fixture(scope="module")
 def tts(tiny: dict[str, Path]) -> HiggsTTS:
-    return HiggsTTS.load(
-        tiny["higgs"], tiny["audio_tokenizer"], device="cpu", dtype=torch.float32, settings=TTSSettings()
-    )
+    tts = _load(tiny["higgs"], tiny["audio_tokenizer"])
+    yield tts
+    tts.close()
 
 
-def _load(model_dir: Path, audio_tokenizer_dir: Path) -> HiggsTTS:
-    return HiggsTTS.load(model_dir, audio_tokenizer_dir, device="cpu", dtype=torch.float32, settings=TTSSettings())
+def _load(model_dir: Path, audio_tokenizer_dir: Path, settings: TTSSettings | None = None) -> HiggsTTS:
+    settings = settings or TTSSettings()
+    return HiggsTTS.load(model_dir, audio_tokenizer_dir, device="cpu", dtype=torch.float32, settings=settings)
+
+
+def _voice(seconds: float = 1.0) -> Voice:
+    audio = (np.random.default_rng(5).standard_normal(int(24000 * seconds)) * 0.1).astype(np.float32)
+    return Voice(audio, "Hello there, this is my voice.")
+
+
+class EndsAfter:
+    """Forward hook on the Higgs model: each phrase's codebook 0 wants stream EOS from its `steps`-th step on."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.since_prefill = steps, 0
+
+    def __call__(self, module, args, kwargs, output):
+        self.since_prefill = 0 if kwargs.get("input_ids") is not None else self.since_prefill + 1
+        if self.since_prefill >= self.steps:
+            output.logits[..., 1025] += 1e4
+        return output
 
 
 def test_max_frames_is_finite_and_grows_with_text() -> None:
@@ -38,48 +59,115 @@ def test_max_frames_is_finite_and_grows_with_text() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("language", sorted(PHRASES))
-def test_synthesize_gives_whole_frames_of_pcm(tts: HiggsTTS, language: str) -> None:
-    text = PHRASES[language]
-    torch.manual_seed(0)
-    pcm = tts.synthesize(text, language)
-    assert tts.sample_rate == 24000
-    assert pcm.dtype == np.float32
-    assert pcm.ndim == 1
-    assert 0 < len(pcm) <= max_frames(text) * 960
-    assert len(pcm) % 960 == 0
-    assert np.isfinite(pcm).all()
-    assert np.abs(pcm).max() <= 1.0
-    assert np.abs(pcm).max() > 0.0
+async def test_a_phrase_streams_in_chunks_small_first_then_larger(tts: HiggsTTS) -> None:
+    text = "Guten Morgen."
+    chunks = await speak(tts, text)
+    assert all(isinstance(chunk, SpeechChunk) and chunk.text_span == (0, len(text)) for chunk in chunks)
+    sizes = [len(chunk.pcm) for chunk in chunks]
+    budget = max_frames(text)  # the tiny model never ends a phrase by itself
+    assert sum(sizes) == budget * HOP
+    assert sizes[0] == CODEC.first_chunk_frames * HOP
+    assert all(size == CODEC.chunk_frames * HOP for size in sizes[1:-1])
+    assert [chunk.first_frame for chunk in chunks] == [sum(sizes[:i]) // HOP for i in range(len(chunks))]
+    assert [chunk.end for chunk in chunks] == [None] * (len(chunks) - 1) + [MAX_FRAMES]
+    pcm = np.concatenate([chunk.pcm for chunk in chunks])
+    assert pcm.dtype == np.float32 and np.isfinite(pcm).all() and 0 < np.abs(pcm).max() <= 1.0
+    assert {chunk.sample_rate for chunk in chunks} == {24000}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
-def test_blank_text_is_silent_without_running_the_model(
-    tts: HiggsTTS, text: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model must not run for blank text")
-
-    monkeypatch.setattr(tts.model, "generate", refuse)
-    pcm = tts.synthesize(text, "en")
-    assert pcm.dtype == np.float32
-    assert pcm.shape == (0,)
+async def test_phrases_are_spoken_in_order_with_their_spans(tts: HiggsTTS) -> None:
+    stream = tts.open(None, "en")
+    stream.push_text("Hello ")
+    stream.push_text("there.")
+    first = stream.flush()
+    assert stream.flush() is None  # nothing collected since
+    stream.push_text("  \n")
+    assert stream.flush() is None
+    stream.push_text(" How are you? ")
+    second = stream.flush()
+    stream.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        stream.push_text("too late")
+    chunks = [chunk async for chunk in stream]
+    assert stream.text == "Hello there. How are you?"
+    assert first == (0, 12) and second == (13, 25)
+    spans = [chunk.text_span for chunk in chunks]
+    assert spans == sorted(spans) and set(spans) == {first, second}
+    assert [chunk.end for chunk in chunks if chunk.end] == [MAX_FRAMES, MAX_FRAMES]
 
 
 @pytest.mark.slow
-def test_delay_pattern_is_reverted_like_transformers_builds_it(tts: HiggsTTS, tiny: dict[str, Path]) -> None:
-    processor = AutoProcessor.from_pretrained(tiny["higgs"])
-    frames = torch.randint(0, 1024, (1, 8, 30), generator=torch.Generator().manual_seed(0))
-    framed = torch.cat([torch.full((1, 8, 1), 1024), frames, torch.full((1, 8, 1), 1025)], dim=2)
-    delayed = processor.build_delay_pattern(framed)[0].T  # (steps, codebooks), as generate() returns it
-    assert torch.equal(tts._aligned_codes(delayed), frames[0].T)
-    cut = delayed[: 1 + 12 + 7]  # the frame budget ran out after 12 complete frames
-    assert torch.equal(tts._aligned_codes(cut), frames[0, :, :12].T)
-    ragged = delayed.clone()
-    ragged[1 + 20 + 3 :, 3] = 1025  # codebook 3 ended its stream at frame 20
-    assert torch.equal(tts._aligned_codes(ragged), frames[0, :, :20].T)
-    assert tts._aligned_codes(delayed[:5]).shape == (0, 8)
+async def test_cancel_mid_phrase_frees_the_slot_and_the_next_phrase_is_whole(tts: HiggsTTS) -> None:
+    stream = tts.open(None, "de")
+    stream.push_text("Die Besprechung beginnt morgen früh um neun Uhr.")
+    cancelled = stream.flush()
+    stream.push_text("Dieser Satz wird nie gesprochen.")
+    stream.flush()
+    chunks = aiter(stream)
+    first = await anext(chunks)
+    assert first.text_span == cancelled and first.end is None
+    stream.cancel()
+    for _ in range(100):
+        if tts.generator.active == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert tts.generator.active == 0 and tts.generator.waiting == 0
+    stream.push_text("Guten Morgen.")
+    fresh = stream.flush()
+    stream.close()
+    rest = [chunk async for chunk in chunks]
+    assert {chunk.text_span for chunk in rest} == {fresh}
+    assert sum(len(chunk.pcm) for chunk in rest) == max_frames("Guten Morgen.") * HOP
+    assert rest[-1].end == MAX_FRAMES
+
+
+@pytest.mark.slow
+async def test_voice_and_the_last_phrases_are_the_prompt_context(tiny: dict[str, Path], monkeypatch) -> None:
+    tts = _load(tiny["higgs"], tiny["audio_tokenizer"], TTSSettings(context_phrases=2))
+    prompts, spoken = [], []
+    submit = HiggsGenerator.submit
+
+    def recording_submit(generator, request):
+        prompts.append(request.prompt)
+        frames: list[torch.Tensor] = []
+        spoken.append(frames)
+        on_frames = request.on_frames
+        request.on_frames = lambda frame: (frames.append(frame), on_frames(frame))
+        submit(generator, request)
+
+    monkeypatch.setattr(HiggsGenerator, "submit", recording_submit)
+    voice = _voice()
+    encodes = []
+    encode = voice._encode
+    monkeypatch.setattr(voice, "_encode", lambda codec: encodes.append(1) or encode(codec))
+    hook = tts.model.register_forward_hook(EndsAfter(steps=14), with_kwargs=True)
+    try:
+        chunks = await speak(tts, "One.", "Two.", "Three.", "Four.", language="en", voice=voice)
+    finally:
+        hook.remove()
+        tts.close()
+    assert len(encodes) == 1  # the reference is encoded once for the whole session
+    assert [chunk.end for chunk in chunks if chunk.end] == ["eos"] * 4
+    config = tts.model.config
+    codes = [torch.cat(frames) for frames in spoken]
+    reference = delayed(voice.codes(tts.codec), config)
+    expected_audio = [
+        [reference],
+        [reference, delayed(codes[0], config)],
+        [reference, delayed(codes[0], config), delayed(codes[1], config)],
+        [reference, delayed(codes[1], config), delayed(codes[2], config)],  # only the last two phrases
+    ]
+    for prompt, turns in zip(prompts, expected_audio, strict=True):
+        assert torch.equal(prompt.audio_ids, torch.cat(turns))
+
+
+@pytest.mark.slow
+async def test_a_voice_at_the_wrong_rate_fails_its_phrases_with_the_fix(tts: HiggsTTS) -> None:
+    voice = Voice(np.zeros(16000, dtype=np.float32), "Hello.", sample_rate=16000)
+    chunks = await speak(tts, "Eins.", "Zwei.", voice=voice)
+    assert [chunk.end for chunk in chunks] == [FAILED, FAILED]
+    assert all("resample it to 24000 Hz" in chunk.error and len(chunk.pcm) == 0 for chunk in chunks)
 
 
 @pytest.mark.slow

@@ -1,0 +1,458 @@
+"""Incremental Higgs Audio v2 generation: our own KV-cache decode loop, batched across sessions.
+
+transformers' `generate()` hands out audio codes only when a phrase is finished, so the loop is ours: prefill a
+prompt into a free slot, then one forward pass per step for every active slot at once, each slot at its own
+cache position. The logits are masked and sampled exactly as `generate()` does (delay pattern, temperature,
+top-k, top-p, then repetition-aware resampling), and the delay pattern is undone online: codebook k runs k steps
+behind codebook 0, so data frame t is complete one step after codebook 7 wrote it, at step t + 8 (step 0 is the
+all-BOS frame).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from transformers import (
+    DynamicCache,
+    HiggsAudioV2Config,
+    HiggsAudioV2ForConditionalGeneration,
+    LogitsProcessorList,
+    PreTrainedTokenizerBase,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = "Generate audio following instruction."
+SCENE = "Audio is recorded from a quiet room."
+
+EOS = "eos"  # the model ended the phrase
+MAX_FRAMES = "max_frames"  # the babbling guard cut it off
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How codes are drawn; `temperature == 0` means greedy, without repetition-aware resampling.
+
+    RAS (repetition-aware sampling, from the reference implementation) redraws a code that already occurs
+    `ras_win_max_num_repeat` times among the last `ras_win_len` steps of its codebook, from the untempered
+    distribution, which keeps the model from getting stuck on one sound.
+    """
+
+    temperature: float = 0.3
+    top_k: int = 50
+    top_p: float = 0.95
+    ras_win_len: int = 7
+    ras_win_max_num_repeat: int = 2
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Token ids of the whole prompt and the delayed audio codes its audio placeholders stand for."""
+
+    input_ids: torch.Tensor  # (tokens,)
+    audio_ids: torch.Tensor  # (audio tokens, codebooks), BOS/EOS framed and delayed, possibly empty
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+def delayed(codes: torch.Tensor, config: HiggsAudioV2Config) -> torch.Tensor:
+    """Frame `codes` (frames, codebooks) with stream BOS/EOS and shift codebook k down by k steps.
+
+    This is the layout the model reads audio in (and the one the transformers processor builds).
+    """
+    frames, num_codebooks = codes.shape
+    steps = frames + 1 + num_codebooks
+    out = codes.new_full((steps, num_codebooks), config.audio_stream_eos_id)
+    for k in range(num_codebooks):
+        out[: k + 1, k] = config.audio_stream_bos_id
+        out[k + 1 : k + 1 + frames, k] = codes[:, k]
+    return out
+
+
+def build_prompt(
+    tokenizer: PreTrainedTokenizerBase,
+    config: HiggsAudioV2Config,
+    text: str,
+    *,
+    voice: tuple[str, torch.Tensor] | None = None,
+    context: Sequence[tuple[str, torch.Tensor]] = (),
+) -> Prompt:
+    """System and scene, then the voice reference and the context phrases as (text, codes) turns, then `text`.
+
+    Each audio turn is one `<|AUDIO_OUT|>` in the chat template, expanded here to one placeholder per delayed
+    step (the last num_codebooks - 1 of them as delay tokens), exactly as the transformers processor does.
+    """
+    turns = ([voice] if voice is not None else []) + list(context)
+    messages: list[dict] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "scene", "content": SCENE}]
+    for said, _ in turns:
+        messages += [{"role": "user", "content": said}, {"role": "assistant", "content": [{"type": "audio"}]}]
+    messages.append({"role": "user", "content": text})
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+    if not isinstance(ids, list):  # some tokenizers return a BatchEncoding even without return_dict
+        ids = ids["input_ids"]
+    audio = [delayed(codes, config) for _, codes in turns]
+    expanded: list[int] = []
+    pending = iter(audio)
+    for token in ids:
+        if token != config.audio_token_id:
+            expanded.append(token)
+            continue
+        steps = len(next(pending))
+        delay = config.num_codebooks - 1
+        expanded += [config.audio_token_id] * (steps - delay) + [config.audio_delay_token_id] * delay
+    empty = torch.zeros((0, config.num_codebooks), dtype=torch.long)
+    return Prompt(torch.tensor(expanded, dtype=torch.long), torch.cat(audio) if audio else empty)
+
+
+@dataclass(eq=False)
+class Request:
+    """One phrase to speak. The callbacks run on the generator's thread and must return quickly.
+
+    `on_frames` gets each new data frame as a (1, codebooks) LongTensor on the CPU; `on_end` gets EOS, MAX_FRAMES,
+    CANCELLED or an error message, exactly once.
+    """
+
+    prompt: Prompt
+    max_frames: int
+    on_frames: Callable[[torch.Tensor], None]
+    on_end: Callable[[str], None]
+    cancelled: bool = False
+
+
+@dataclass(eq=False)
+class _Slot:
+    request: Request
+    length: int  # tokens in this slot's cache row
+    step: int = 0  # index of the step whose logits come next
+    eos_step: int = -1  # first step that held a stream EOS
+    frames: int = 0  # data frames handed out
+    last: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # codes fed at the next forward
+    recent: deque = field(default_factory=deque)  # the last delayed steps, for the delay pattern and RAS
+
+
+class SlotCache:
+    """Key/value cache with one row per slot, each row at its own length.
+
+    transformers' caches keep one length for the whole batch; here slots join and leave between steps, so each
+    step writes every row's new key at that row's own position and the attention mask hides the rest.
+    """
+
+    def __init__(self, config: HiggsAudioV2Config, slots: int, length: int, device, dtype) -> None:
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        shape = (slots, config.num_key_value_heads, length, head_dim)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.length = length
+        self._rows = torch.zeros(0, dtype=torch.long, device=device)
+        self._positions = torch.zeros(0, dtype=torch.long, device=device)
+        self._span = 0
+
+    def fill(self, slot: int, prefilled: DynamicCache) -> None:
+        """Copy a prefilled one-row cache into `slot`."""
+        for layer, (keys, values) in enumerate(zip(self.keys, self.values, strict=True)):
+            written = prefilled.layers[layer]
+            tokens = written.keys.shape[2]
+            keys[slot, :, :tokens] = written.keys[0]
+            values[slot, :, :tokens] = written.values[0]
+
+    def plan(self, positions: torch.Tensor, span: int) -> None:
+        """The next update writes row i at `positions[i]` and reads rows [0, len) up to column `span`."""
+        self._rows = torch.arange(len(positions), device=positions.device)
+        self._positions = positions
+        self._span = span
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+        keys, values = self.keys[layer_idx], self.values[layer_idx]
+        keys[self._rows, :, self._positions] = key_states[:, :, 0]
+        values[self._rows, :, self._positions] = value_states[:, :, 0]
+        rows = len(self._rows)
+        return keys[:rows, :, : self._span], values[:rows, :, : self._span]
+
+
+class HiggsGenerator:
+    """Steps every active phrase of every session in one forward pass; phrases wait for a free slot in order.
+
+    Use it either synchronously (`admit` and `step`, as the tests and benchmarks do) or through `submit`, which
+    runs the same loop on a dedicated thread so model compute never blocks an event loop.
+    """
+
+    def __init__(
+        self,
+        model: HiggsAudioV2ForConditionalGeneration,
+        sampling: Sampling,
+        *,
+        slots: int,
+        context_tokens: int,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        self.config: HiggsAudioV2Config = model.config
+        self.sampling = sampling
+        self.slots = slots
+        self.context_tokens = context_tokens
+        self._device = model.device
+        self._dtype = model.dtype
+        self._cache = SlotCache(self.config, slots, context_tokens, self._device, self._dtype)
+        self._active: list[_Slot | None] = [None] * slots
+        self._waiting: deque[Request] = deque()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._generator = torch.Generator(device=self._device)
+        self._generator.manual_seed(seed if seed is not None else torch.seed())
+        self._warpers = self._make_warpers()
+        self.steps = 0  # forward passes run, for benchmarks
+
+    def fits(self, prompt: Prompt, max_frames: int) -> bool:
+        """Whether the prompt plus a phrase of `max_frames` fits one cache row."""
+        return len(prompt) + max_frames + self.config.num_codebooks <= self.context_tokens
+
+    @property
+    def active(self) -> int:
+        return sum(slot is not None for slot in self._active)
+
+    @property
+    def waiting(self) -> int:
+        with self._wake:
+            return len(self._waiting)
+
+    # The threaded loop.
+
+    def submit(self, request: Request) -> None:
+        """Queue a phrase; it starts as soon as a slot is free, in submission order, and is never dropped."""
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the TTS generator is closed")
+            self._waiting.append(request)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="higgs-generator", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def cancel(self, request: Request) -> None:
+        """Stop a phrase: a waiting one never starts, a running one frees its slot before the next step."""
+        with self._wake:
+            request.cancelled = True
+            self._wake.notify()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self._waiting and not self.active:
+                    self._wake.wait()
+                if self._closed:
+                    waiting, self._waiting = list(self._waiting), deque()
+                    break
+                dropped = [request for request in self._waiting if request.cancelled]
+                self._waiting = deque(request for request in self._waiting if not request.cancelled)
+                admissible = []
+                while self._waiting and len(admissible) < self._free():
+                    admissible.append(self._waiting.popleft())
+            for request in dropped:
+                request.on_end(CANCELLED)
+            for request in admissible:
+                self.admit(request)
+            self.step()
+        for request in waiting:
+            request.on_end(CANCELLED)
+        for index, slot in enumerate(self._active):
+            if slot is not None:
+                self._end(index, CANCELLED)
+
+    def _free(self) -> int:
+        return self.slots - self.active
+
+    # The synchronous core.
+
+    def admit(self, request: Request) -> bool:
+        """Prefill `request` into a free slot; False when none is free. A request that cannot run ends at once."""
+        if request.cancelled:
+            request.on_end(CANCELLED)
+            return True
+        index = next((i for i, slot in enumerate(self._active) if slot is None), None)
+        if index is None:
+            return False
+        if not self.fits(request.prompt, request.max_frames):
+            request.on_end(
+                f"the TTS prompt ({len(request.prompt)} tokens) plus {request.max_frames} frames does not fit "
+                f"tts.context_tokens={self.context_tokens}; use a shorter voice reference, fewer context "
+                "phrases, or raise tts.context_tokens"
+            )
+            return True
+        try:
+            logits = self._prefill(index, request.prompt)
+        except Exception as exc:  # noqa: BLE001 - one bad prompt must not stop the other sessions
+            log.exception("TTS prefill failed")
+            request.on_end(f"TTS prefill failed: {exc}")
+            return True
+        slot = _Slot(request, length=len(request.prompt))
+        self._active[index] = slot
+        self._advance([index], logits)
+        return True
+
+    def step(self) -> None:
+        """One forward pass for every active slot; each gets one delayed code step, and maybe a data frame."""
+        for index, slot in enumerate(self._active):
+            if slot is not None and slot.request.cancelled:
+                self._end(index, CANCELLED)
+        rows = [i for i, slot in enumerate(self._active) if slot is not None]
+        if not rows:
+            return
+        count = rows[-1] + 1  # rows [0, count) are stepped; free rows among them compute and are ignored
+        positions = torch.zeros(count, dtype=torch.long)
+        codes = torch.full((count, 1, self.config.num_codebooks), self.config.audio_stream_bos_id, dtype=torch.long)
+        for index in rows:
+            slot = self._active[index]
+            positions[index] = slot.length
+            codes[index, 0] = slot.last
+        span = int(positions.max()) + 1
+        mask = torch.full((count, 1, 1, span), torch.finfo(self._dtype).min, dtype=self._dtype)
+        mask[torch.arange(span) <= positions[:, None, None, None]] = 0.0
+        positions = positions.to(self._device)
+        self._cache.plan(positions, span)
+        try:
+            with torch.inference_mode():
+                logits = self.model(
+                    audio_input_ids=codes.to(self._device),
+                    attention_mask=mask.to(self._device),
+                    position_ids=positions[:, None],
+                    past_key_values=self._cache,
+                    use_cache=True,
+                ).logits[:, -1]
+        except Exception as exc:  # noqa: BLE001 - report to every phrase in the batch, keep serving
+            log.exception("TTS decode step failed")
+            for index in rows:
+                self._end(index, f"TTS decode step failed: {exc}")
+            return
+        self.steps += 1
+        for index in rows:
+            self._active[index].length += 1
+        self._advance(rows, logits[rows])
+
+    def _prefill(self, index: int, prompt: Prompt) -> torch.Tensor:
+        """Run the prompt through the model alone (as `generate()` does) and copy its cache into slot `index`."""
+        prefilled = DynamicCache(config=self.config)
+        inputs = {"input_ids": prompt.input_ids[None].to(self._device), "past_key_values": prefilled}
+        if len(prompt.audio_ids):
+            inputs["audio_input_ids"] = prompt.audio_ids[None].to(self._device)
+            inputs["audio_input_ids_mask"] = torch.ones((1, len(prompt.audio_ids)), dtype=torch.bool).to(
+                self._device
+            )
+        with torch.inference_mode():
+            logits = self.model(**inputs, use_cache=True, logits_to_keep=1).logits[:, -1]
+            self._cache.fill(index, prefilled)
+        return logits
+
+    def _advance(self, rows: list[int], logits: torch.Tensor) -> None:
+        """Sample one delayed step per row from `logits` (rows, codebooks * codebook_size) and hand out frames."""
+        config = self.config
+        num_codebooks, size = config.num_codebooks, config.codebook_size
+        slots = [self._active[i] for i in rows]
+        scores = logits.float().reshape(len(rows), num_codebooks, size)
+        codebook = torch.arange(num_codebooks, device=scores.device)
+        steps = torch.tensor([slot.step for slot in slots], device=scores.device)
+        eos_steps = torch.tensor([slot.eos_step for slot in slots], device=scores.device)
+        # Until step k, codebook k has not started: force stream BOS. From one step after the first stream EOS,
+        # one more codebook each step is forced to stream EOS, so every codebook ends on the same data frame.
+        force_bos = codebook[None] >= steps[:, None]
+        force_eos = (eos_steps[:, None] >= 0) & (codebook[None] <= steps[:, None] - eos_steps[:, None] - 1)
+        scores = _force(scores, force_bos, config.audio_stream_bos_id)
+        scores = _force(scores, force_eos, config.audio_stream_eos_id)
+        masked = scores.reshape(-1, size)
+        if self.sampling.temperature > 0:
+            probabilities = self._warpers(None, masked.clone()).softmax(dim=-1)
+            tokens = torch.multinomial(probabilities, 1, generator=self._generator).view(len(rows), num_codebooks)
+            tokens = self._resample_repeats(slots, tokens, masked)
+        else:
+            tokens = masked.argmax(dim=-1).view(len(rows), num_codebooks)
+        tokens = tokens.cpu()
+        for index, slot, step in zip(rows, slots, tokens, strict=True):
+            self._take(index, slot, step)
+
+    def _resample_repeats(self, slots: list[_Slot], tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        settings = self.sampling
+        if settings.ras_win_len <= 0:
+            return tokens
+        config = self.config
+        windows = torch.full(
+            (len(slots), settings.ras_win_len, config.num_codebooks), -1, dtype=torch.long, device=tokens.device
+        )
+        for row, slot in enumerate(slots):
+            recent = list(slot.recent)[-settings.ras_win_len :]
+            if recent:
+                windows[row, -len(recent) :] = torch.stack(recent).to(tokens.device)
+        special = (windows == config.audio_stream_bos_id) | (windows == config.audio_stream_eos_id)
+        repeats = ((windows == tokens[:, None]) & ~special).sum(dim=1)
+        redraw = (repeats >= settings.ras_win_max_num_repeat).view(-1)
+        if redraw.any():
+            flat = tokens.view(-1).clone()
+            flat[redraw] = torch.multinomial(masked[redraw].softmax(dim=-1), 1, generator=self._generator).view(-1)
+            tokens = flat.view_as(tokens)
+        return tokens
+
+    def _take(self, index: int, slot: _Slot, step: torch.Tensor) -> None:
+        config = self.config
+        num_codebooks = config.num_codebooks
+        if slot.eos_step < 0 and bool((step == config.audio_stream_eos_id).any()):
+            slot.eos_step = slot.step
+        slot.recent.append(step)
+        if len(slot.recent) > max(num_codebooks, self.sampling.ras_win_len):
+            slot.recent.popleft()
+        slot.last = step
+        slot.step += 1
+        if slot.step <= num_codebooks:  # the BOS step and codebook 7's delay: no frame complete yet
+            return
+        window = list(slot.recent)[-num_codebooks:]
+        frame = torch.stack([window[k][k] for k in range(num_codebooks)])
+        if bool((frame == config.audio_stream_eos_id).all()):
+            self._end(index, EOS)
+            return
+        # A stray stream BOS/EOS inside the data (the reference decoder clips them the same way).
+        slot.request.on_frames(frame.clamp(0, config.audio_stream_bos_id - 1)[None])
+        slot.frames += 1
+        if slot.frames >= slot.request.max_frames:
+            self._end(index, MAX_FRAMES)
+
+    def _end(self, index: int, reason: str) -> None:
+        slot = self._active[index]
+        self._active[index] = None
+        if slot is not None:
+            slot.request.on_end(reason)
+
+    def _make_warpers(self) -> LogitsProcessorList:
+        """transformers' own warpers, so sampling matches `generate()` (they work per codebook row here)."""
+        settings = self.sampling
+        warpers = LogitsProcessorList()
+        if settings.temperature > 0:
+            warpers.append(TemperatureLogitsWarper(settings.temperature))
+            if settings.top_k > 0:
+                warpers.append(TopKLogitsWarper(settings.top_k))
+            if settings.top_p < 1.0:
+                warpers.append(TopPLogitsWarper(settings.top_p))
+        return warpers
+
+
+def _force(scores: torch.Tensor, where: torch.Tensor, code: int) -> torch.Tensor:
+    """Leave only `code` possible in the codebooks marked by `where` (rows, codebooks)."""
+    if not bool(where.any()):
+        return scores
+    forced = torch.full_like(scores, -float("inf"))
+    forced[..., code] = scores[..., code]
+    return torch.where(where[..., None], forced, scores)
