@@ -144,7 +144,8 @@ class SlotCache:
     """Key/value cache with one row per slot, each row at its own length.
 
     transformers' caches keep one length for the whole batch; here slots join and leave between steps, so each
-    step writes every row's new key at that row's own position and the attention mask hides the rest.
+    step writes every row's new key at that row's own position (`positions`, updated in place by the generator)
+    and the attention mask hides the rest. Shapes never change, so a whole step can be captured as a CUDA graph.
     """
 
     def __init__(self, config: HiggsAudioV2Config, slots: int, length: int, device, dtype) -> None:
@@ -152,10 +153,8 @@ class SlotCache:
         shape = (slots, config.num_key_value_heads, length, head_dim)
         self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.length = length
-        self._rows = torch.zeros(0, dtype=torch.long, device=device)
-        self._positions = torch.zeros(0, dtype=torch.long, device=device)
-        self._span = 0
+        self.positions = torch.zeros(slots, dtype=torch.long, device=device)
+        self._rows = torch.arange(slots, device=device)
 
     def fill(self, slot: int, prefilled: DynamicCache) -> None:
         """Copy a prefilled one-row cache into `slot`."""
@@ -165,18 +164,11 @@ class SlotCache:
             keys[slot, :, :tokens] = written.keys[0]
             values[slot, :, :tokens] = written.values[0]
 
-    def plan(self, positions: torch.Tensor, span: int) -> None:
-        """The next update writes row i at `positions[i]` and reads rows [0, len) up to column `span`."""
-        self._rows = torch.arange(len(positions), device=positions.device)
-        self._positions = positions
-        self._span = span
-
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
         keys, values = self.keys[layer_idx], self.values[layer_idx]
-        keys[self._rows, :, self._positions] = key_states[:, :, 0]
-        values[self._rows, :, self._positions] = value_states[:, :, 0]
-        rows = len(self._rows)
-        return keys[:rows, :, : self._span], values[:rows, :, : self._span]
+        keys[self._rows, :, self.positions] = key_states[:, :, 0]
+        values[self._rows, :, self.positions] = value_states[:, :, 0]
+        return keys, values
 
 
 class HiggsGenerator:
@@ -203,6 +195,16 @@ class HiggsGenerator:
         self._device = model.device
         self._dtype = model.dtype
         self._cache = SlotCache(self.config, slots, context_tokens, self._device, self._dtype)
+        # The step's inputs live in fixed buffers, updated in place, so a captured CUDA graph can replay them.
+        self._rows = torch.arange(slots, device=self._device)
+        self._codes = torch.zeros((slots, 1, self.config.num_codebooks), dtype=torch.long, device=self._device)
+        self._mask = torch.full(
+            (slots, 1, 1, context_tokens), torch.finfo(self._dtype).min, dtype=self._dtype, device=self._device
+        )
+        self._mask[..., 0] = 0.0  # a free slot attends to its first column: no empty softmax anywhere
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_logits = torch.zeros(0)
+        self._graph_failed = False
         self._active: list[_Slot | None] = [None] * slots
         self._waiting: deque[Request] = deque()
         self._wake = threading.Condition()
@@ -303,39 +305,35 @@ class HiggsGenerator:
             request.on_end(f"TTS prefill failed: {exc}")
             return True
         slot = _Slot(request, length=len(request.prompt))
+        self._mask[index] = torch.finfo(self._dtype).min
+        self._mask[index, ..., : slot.length] = 0.0
         self._active[index] = slot
         self._advance([index], logits)
         return True
 
     def step(self) -> None:
-        """One forward pass for every active slot; each gets one delayed code step, and maybe a data frame."""
+        """One forward pass for every slot; each active one gets one delayed code step, and maybe a data frame.
+
+        Free slots are stepped too (on a dummy code, and ignored): the batch keeps one shape, which costs next to
+        nothing in a memory-bound decode step and lets the step run as a CUDA graph.
+        """
         for index, slot in enumerate(self._active):
             if slot is not None and slot.request.cancelled:
                 self._end(index, CANCELLED)
         rows = [i for i, slot in enumerate(self._active) if slot is not None]
         if not rows:
             return
-        count = rows[-1] + 1  # rows [0, count) are stepped; free rows among them compute and are ignored
-        positions = torch.zeros(count, dtype=torch.long)
-        codes = torch.full((count, 1, self.config.num_codebooks), self.config.audio_stream_bos_id, dtype=torch.long)
+        positions = torch.zeros(self.slots, dtype=torch.long)
+        codes = torch.full((self.slots, 1, self.config.num_codebooks), self.config.audio_stream_bos_id)
         for index in rows:
             slot = self._active[index]
             positions[index] = slot.length
             codes[index, 0] = slot.last
-        span = int(positions.max()) + 1
-        mask = torch.full((count, 1, 1, span), torch.finfo(self._dtype).min, dtype=self._dtype)
-        mask[torch.arange(span) <= positions[:, None, None, None]] = 0.0
-        positions = positions.to(self._device)
-        self._cache.plan(positions, span)
+        self._cache.positions.copy_(positions)
+        self._codes.copy_(codes)
+        self._mask[self._rows, 0, 0, self._cache.positions] = 0.0  # each new token sees itself
         try:
-            with torch.inference_mode():
-                logits = self.model(
-                    audio_input_ids=codes.to(self._device),
-                    attention_mask=mask.to(self._device),
-                    position_ids=positions[:, None],
-                    past_key_values=self._cache,
-                    use_cache=True,
-                ).logits[:, -1]
+            logits = self._decode()
         except Exception as exc:  # noqa: BLE001 - report to every phrase in the batch, keep serving
             log.exception("TTS decode step failed")
             for index in rows:
@@ -345,6 +343,47 @@ class HiggsGenerator:
         for index in rows:
             self._active[index].length += 1
         self._advance(rows, logits[rows])
+
+    def _decode(self) -> torch.Tensor:
+        """The step's forward pass: replayed as a CUDA graph on a GPU (captured on first use), else eager."""
+        if self._graph is not None:
+            self._graph.replay()
+            return self._graph_logits
+        if self._device.type == "cuda" and not self._graph_failed:
+            try:
+                self._capture()
+                self._graph.replay()
+                return self._graph_logits
+            except Exception as exc:  # noqa: BLE001 - slower but correct: keep serving without the graph
+                log.warning("TTS decode step runs without a CUDA graph (capture failed: %s)", exc)
+                self._graph, self._graph_failed = None, True
+        return self._forward()
+
+    def _forward(self) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model(
+                audio_input_ids=self._codes,
+                attention_mask=self._mask,
+                position_ids=self._cache.positions[:, None],
+                past_key_values=self._cache,
+                use_cache=True,
+            ).logits[:, -1]
+
+    def _capture(self) -> None:
+        """Record one step into a CUDA graph, after warm-up runs on a side stream as PyTorch requires.
+
+        The warm-up steps write the same keys at the same positions as the real step will, so they change nothing.
+        """
+        side = torch.cuda.Stream(self._device)
+        side.wait_stream(torch.cuda.current_stream(self._device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                self._forward()
+        torch.cuda.current_stream(self._device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._graph_logits = self._forward()
+        self._graph = graph
 
     def _prefill(self, index: int, prompt: Prompt) -> torch.Tensor:
         """Run the prompt through the model alone (as `generate()` does) and copy its cache into slot `index`."""
