@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from agent.language import LanguageSettings
 from model.asr import ASRSettings
 from model.codec import CodecSettings
 from model.higgs import Sampling
@@ -32,12 +33,27 @@ class ASRConfig:
     beam_size: int = 1
     compute_type: str = "auto"  # CTranslate2 type; auto: float16 on GPU, int8 on CPU
     cpu_threads: int = 0
+    partial_interval_ms: int = ASRSettings.partial_interval_ms
+    no_speech_threshold: float = ASRSettings.no_speech_threshold
+    log_prob_threshold: float = ASRSettings.log_prob_threshold
+    language_min_speech_ms: int = LanguageSettings.min_speech_ms
+    language_switch_probability: float = LanguageSettings.switch_probability
 
     def settings(self, device: str) -> ASRSettings:
         compute_type = self.compute_type
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
-        return ASRSettings(beam_size=self.beam_size, compute_type=compute_type, cpu_threads=self.cpu_threads)
+        return ASRSettings(
+            beam_size=self.beam_size,
+            compute_type=compute_type,
+            cpu_threads=self.cpu_threads,
+            partial_interval_ms=self.partial_interval_ms,
+            no_speech_threshold=self.no_speech_threshold,
+            log_prob_threshold=self.log_prob_threshold,
+        )
+
+    def language_settings(self) -> LanguageSettings:
+        return LanguageSettings(self.language_min_speech_ms, self.language_switch_probability)
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,15 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
         ("vad.min_speech_ms", c.vad.min_speech_ms > 0, "must be positive"),
         ("vad.speech_pad_ms", c.vad.speech_pad_ms >= 0, "must not be negative"),
         ("asr.beam_size", c.asr.beam_size >= 1, "must be at least 1"),
+        ("asr.partial_interval_ms", c.asr.partial_interval_ms >= 100, "must be at least 100"),
+        ("asr.no_speech_threshold", 0.0 < c.asr.no_speech_threshold <= 1.0, "must lie in (0, 1]"),
+        ("asr.log_prob_threshold", c.asr.log_prob_threshold <= 0.0, "must not be positive"),
+        ("asr.language_min_speech_ms", c.asr.language_min_speech_ms > 0, "must be positive"),
+        (
+            "asr.language_switch_probability",
+            0.5 < c.asr.language_switch_probability <= 1.0,
+            "must lie in (0.5, 1]",
+        ),
         ("translator.max_new_tokens", c.translator.max_new_tokens >= 1, "must be at least 1"),
         ("tts.temperature", c.tts.temperature >= 0.0, "must not be negative"),
         ("tts.top_k", c.tts.top_k >= 0, "must not be negative (0 turns top-k off)"),

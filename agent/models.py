@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from agent.config import Config, ConfigError
+from agent.language import LanguageSettings
 from model.asr import WhisperASR
 from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
 from model.translator import Translator
@@ -21,6 +22,7 @@ class Models:
     asr: WhisperASR
     translator: Translator
     tts: HiggsTTS
+    language_settings: LanguageSettings = field(default_factory=LanguageSettings)
 
 
 def pick_device(config: Config) -> str:
@@ -62,4 +64,5 @@ def load_models(config: Config) -> Models:
         tts=HiggsTTS.load(
             paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
         ),
+        language_settings=config.asr.language_settings(),
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.clock import Clock
+from agent.language import LanguagePolicy
 from agent.models import Models
 from model.asr import LANGUAGES, StreamingASR, Transcription
 from model.tts import FAILED, MAX_FRAMES, TTSStream
@@ -50,6 +51,8 @@ class _Utterance:
     start_sample: int
     started_at: float
     ended_at: float = 0.0
+    fed_from: int = 0  # first input sample handed to the ASR
+    language: str | None = None  # chosen at its first decode
     transcription: Transcription | None = None
     asr_ms: float = 0.0
     translate_ms: float = 0.0
@@ -80,7 +83,10 @@ class Session:
         self._clock = clock
         self._origin = clock.now()
         self._vad = models.vad.stream(models.vad_settings)
-        self._asr = StreamingASR(models.asr, source_language)
+        self._asr = StreamingASR(models.asr)
+        self._language = LanguagePolicy(source_language, models.language_settings)
+        self._fed = 0  # input samples of the open utterance handed to the ASR so far
+        self._partial: asyncio.Task | None = None
         self._inbox: asyncio.Queue[tuple[np.ndarray, float] | None] = asyncio.Queue()
         self._finished: asyncio.Queue[_Utterance | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -117,9 +123,10 @@ class Session:
 
     async def close(self) -> None:
         """Stop at once (client gone); pending work is dropped."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._partial] if self._partial is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._speech is not None:
             await self._speech.aclose()
 
@@ -161,12 +168,18 @@ class Session:
         audio = np.concatenate([pcm for pcm, _ in batch])
         self._recent.append(audio)
         await self._on_vad(await asyncio.to_thread(self._vad.push, audio))
+        if self._open is not None:
+            self._feed(self._heard)
+            if self._asr.due and (self._partial is None or self._partial.done()):
+                self._partial = asyncio.create_task(self._partial_transcript(self._open))
 
     async def _on_vad(self, events: list[VADEvent]) -> None:
         for event in events:
             if event.kind == "start":
                 self._open = _Utterance(self._next_id, event.sample, self._arrival(event.sample))
                 self._next_id += 1
+                self._open.fed_from = self._fed = max(event.sample, self._recent_from)
+                self._asr.reset()
                 self._emit(SpeechStarted(self._open.id, event.sample / SAMPLE_RATE, self._open.started_at))
             elif self._open is not None:
                 await self._finish(self._open, event.sample)
@@ -174,15 +187,53 @@ class Session:
         if self._open is None and self._heard - self._recent_from > IDLE_HISTORY:
             self._forget_before(self._heard - IDLE_HISTORY)
 
+    def _feed(self, until: int) -> None:
+        """Hand the open utterance's input up to sample `until` to the ASR."""
+        if until > self._fed:
+            recent = self._joined_recent()
+            self._asr.push(recent[self._fed - self._recent_from : until - self._recent_from])
+            self._fed = until
+
+    async def _partial_transcript(self, utterance: _Utterance) -> None:
+        """Re-decode the utterance so far; emits a caption when it changed. Failures wait for the final decode."""
+        try:
+            language = await self._language_of(utterance)
+            if language is None:
+                return
+            partial = await asyncio.to_thread(self._asr.poll, language)
+        except Exception:  # noqa: BLE001 - the final decode reports a broken ASR; a partial only logs it
+            log.exception("utterance %s: partial transcript failed", utterance.id)
+            return
+        if partial is not None:
+            self._emit(
+                Transcript(
+                    utterance.id, partial.language, partial.committed, False, self._now(), tentative=partial.tentative
+                )
+            )
+
+    async def _language_of(self, utterance: _Utterance) -> str | None:
+        """The utterance's language for a partial decode; None until there is enough speech to tell."""
+        if utterance.language is None:
+            if self._language.fixed:
+                utterance.language = self._language.requested
+            else:
+                speech_ms = self._asr.samples * 1000 / SAMPLE_RATE
+                if speech_ms < self._language.settings.min_speech_ms:
+                    return None
+                probabilities = await asyncio.to_thread(self._models.asr.language_probabilities, self._asr.audio)
+                utterance.language = self._language.observe(probabilities, speech_ms)
+        return utterance.language
+
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
         utterance.ended_at = self._arrival(end_sample)
         self._emit(SpeechEnded(utterance.id, end_sample / SAMPLE_RATE, utterance.ended_at))
-        recent = self._joined_recent()
-        start = utterance.start_sample - self._recent_from
-        self._asr.push(recent[max(0, start) : end_sample - self._recent_from])
+        self._feed(end_sample)
+        if self._partial is not None:
+            await asyncio.gather(self._partial, return_exceptions=True)  # the ASR decodes one thing at a time
+            self._partial = None
         self._forget_before(end_sample)
         began = self._now()
-        t = await self._stage("asr_failed", utterance, self._asr.finalize)
+        t = await self._stage("asr_failed", utterance, self._transcribe, utterance, end_sample - utterance.fed_from)
         if t is None:
             self._asr.reset()
             return
@@ -191,6 +242,14 @@ class Session:
         self._emit(Transcript(utterance.id, t.language, t.text, final=True, at=self._now()))
         if t.text:
             self._finished.put_nowait(utterance)
+
+    def _transcribe(self, utterance: _Utterance, samples: int) -> Transcription:
+        """The final decode, run in a worker thread (the language detection included)."""
+        if utterance.language is None:
+            speech_ms = min(samples, self._asr.samples) * 1000 / SAMPLE_RATE
+            probabilities = {} if self._language.fixed else self._models.asr.language_probabilities(self._asr.audio)
+            utterance.language = self._language.observe(probabilities, speech_ms)
+        return self._asr.finalize(utterance.language, samples)
 
     def _joined_recent(self) -> np.ndarray:
         """The recent input as one array; pieces are joined only when it is read, never per frame."""

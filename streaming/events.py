@@ -34,11 +34,15 @@ class SpeechEnded:
 
 @dataclass(frozen=True)
 class Transcript:
+    """A caption of the speaker. Partial ones (`final` false) come while the utterance goes on: `text` is the
+    committed words, which later captions only extend, and `tentative` the rest of the current hypothesis."""
+
     utterance_id: int
     language: str
     text: str
     final: bool
     at: float
+    tentative: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from agent.models import Models
 from agent.session import Session, SessionError
-from model.asr import Transcription
+from model.asr import ASRSettings, Transcription
 from model.higgs import EOS, HiggsGenerator
 from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
@@ -21,9 +21,13 @@ TTS_RATE = 24000
 
 class FakeASR:
     multilingual = False
+    settings = ASRSettings()
 
     def __init__(self, clock):
         self.clock, self.heard = clock, []
+
+    def language_probabilities(self, audio):
+        return {"en": 1.0}
 
     def transcribe(self, audio, language):
         self.clock.advance(0.1)
@@ -246,3 +250,81 @@ async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(t
 
 def _translation(events):
     return next(e for e in events if isinstance(e, Translation))
+
+
+class MultilingualASR(FakeASR):
+    """A fake multilingual model whose language detector answers from a script, one answer per call."""
+
+    multilingual = True
+
+    def __init__(self, clock, answers):
+        super().__init__(clock)
+        self.answers = list(answers)
+
+    def language_probabilities(self, audio):
+        return self.answers.pop(0)
+
+
+async def test_auto_language_is_kept_unless_a_later_utterance_is_confidently_another():
+    clock = ScriptedClock()
+    audio, _ = read_audio(LONG_EN)
+    models = _models(clock)
+    models.asr = MultilingualASR(
+        clock,
+        [{"de": 0.9, "en": 0.1}, {"en": 0.7, "de": 0.3}, {"zh": 0.95}, {"ko": 0.5, "zh": 0.5}, {"en": 0.85}],
+    )
+    events = await _run(models, audio, clock)
+    finals = [e for e in events if isinstance(e, Transcript) and e.final]
+    assert [e.language for e in finals] == ["de", "de", "zh", "zh", "en"]
+    assert models.asr.answers == []  # detected once per utterance
+
+
+class NoClock:
+    """For fakes run against the real clock: their scripted time steps are not needed."""
+
+    def advance(self, seconds):
+        pass
+
+
+def _real_asr_models(tiny_models):
+    return Models(
+        vad=tiny_models.vad,
+        vad_settings=VADSettings(),
+        asr=tiny_models.asr,
+        translator=FakeTranslator(NoClock()),
+        tts=FakeTTS(NoClock()),
+    )
+
+
+@pytest.mark.slow
+async def test_live_speech_gets_partial_captions_before_it_ends_and_they_only_grow(tiny_models):
+    clock = FirstReadingClock()
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")  # 7.1 s
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    session = Session(_real_asr_models(tiny_models), source_language="auto", target_language="de", clock=clock)
+    session.start()
+    began = time.monotonic()
+    for index, frame in enumerate(frames(audio, 16000)):
+        await asyncio.sleep(max(0.0, began + index * 0.02 - time.monotonic()))
+        session.push(frame)
+    session.end_input()
+    events = [event async for event in session.events()]
+    await session.close()
+    ended = next(e for e in events if isinstance(e, SpeechEnded))
+    partials = [e for e in events if isinstance(e, Transcript) and not e.final]
+    final = next(e for e in events if isinstance(e, Transcript) and e.final)
+    assert ended.audio_time - 0.5 > 3.0
+    assert [e for e in partials if e.at < ended.at], "no partial caption before the utterance ended"
+    committed = [e.text for e in partials]
+    for earlier, later in zip(committed, [*committed[1:], final.text], strict=True):
+        assert later.startswith(earlier)
+    assert any(e.tentative for e in partials) and final.language == "en"
+
+
+@pytest.mark.slow
+async def test_thirty_seconds_of_silence_or_white_noise_give_no_transcript(tiny_models):
+    rng = np.random.default_rng(1)
+    for audio in (np.zeros(16000 * 30), 0.05 * rng.standard_normal(16000 * 30), 0.3 * rng.standard_normal(16000 * 30)):
+        clock = ScriptedClock()
+        events = await _run(_real_asr_models(tiny_models), np.clip(audio, -1, 1).astype(np.float32), clock)
+        assert not [e for e in events if isinstance(e, Transcript)]

@@ -3,12 +3,19 @@ import json
 import numpy as np
 import pytest
 
-from model.asr import ASRSettings, StreamingASR, WhisperASR
+from model.asr import (
+    ASRSettings,
+    StreamingASR,
+    Transcription,
+    WhisperASR,
+    drop_loops,
+    join_words,
+    normalise,
+    split_words,
+)
 from model.loading import ModelError, resolve
 from streaming.audio import read_audio
 from tests.helpers import SPEECH, word_error_rate
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +24,7 @@ def asr():
     return WhisperASR(path, device="cpu", settings=ASRSettings(compute_type="int8"))
 
 
+@pytest.mark.slow
 def test_tiny_en_transcribes_real_speech(asr):
     transcripts = json.loads((SPEECH / "en" / "transcripts.json").read_text())
     refs, hyps = [], []
@@ -29,22 +37,156 @@ def test_tiny_en_transcribes_real_speech(asr):
     assert word_error_rate(refs, hyps) <= 0.2
 
 
+@pytest.mark.slow
 def test_english_only_model_answers_en_for_auto(asr):
     assert not asr.multilingual
     assert asr.detect_language(np.zeros(16000, dtype=np.float32)) == "en"
 
 
+@pytest.mark.slow
 def test_streaming_buffer_transcribes_once_and_starts_fresh(asr):
     audio, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
-    stream = StreamingASR(asr, "en")
+    stream = StreamingASR(asr)
     for start in range(0, len(audio), 320):
         stream.push(audio[start : start + 320])
-    assert "young man" in stream.finalize().text.lower()
-    assert stream.finalize().text == ""  # nothing pushed since
+    assert "young man" in stream.finalize("en").text.lower()
+    assert stream.finalize("en").text == ""  # nothing pushed since
 
 
+@pytest.mark.slow
 def test_corrupt_model_directory_names_the_path(tmp_path):
     (tmp_path / "model.bin").write_bytes(b"garbage")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelError, match=str(tmp_path)):
         WhisperASR(tmp_path, device="cpu", settings=ASRSettings(compute_type="int8"))
+
+
+class ScriptedWhisper:
+    """Stands in for WhisperASR: each decode returns the next scripted hypothesis."""
+
+    settings = ASRSettings(partial_interval_ms=500)
+
+    def __init__(self, *hypotheses):
+        self.hypotheses = list(hypotheses)
+        self.decoded = []
+
+    def transcribe(self, audio, language):
+        self.decoded.append(len(audio))
+        return Transcription(self.hypotheses.pop(0), language)
+
+
+def _half_second():
+    return np.zeros(8000, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("I think I think I think I think that is it.", "I think I think that is it."),
+        ("no no no no no", "no no"),
+        ("the the end", "the the end"),
+        ("Thank you. Thank you. Thank you. Thank you.", "Thank you. Thank you."),
+        ("谢谢谢谢谢谢谢谢", "谢谢"),
+        ("a b c a b c a b c d", "a b c a b c d"),
+    ],
+)
+def test_decoding_loops_are_cut_to_two_repeats(text, kept):
+    assert join_words(drop_loops(split_words(text))) == kept
+
+
+def test_words_split_han_characters_and_join_back():
+    words = split_words("我们需要 hello, world.")
+    assert words == ["我", "们", "需", "要", "hello,", "world."]
+    assert join_words(words) == "我们需要 hello, world."
+    assert normalise("Hello,  World!") == normalise("hello world") == "hello world"
+
+
+def test_local_agreement_commits_what_two_hypotheses_share_and_never_retracts():
+    model = ScriptedWhisper(
+        "He was",
+        "He was not an",
+        "He was not an ill",
+        "He was nut a nil disposed",  # whisper changes its mind about committed words
+        "He was not an ill disposed young man.",
+    )
+    stream = StreamingASR(model)
+    partials = []
+    for _ in range(4):
+        assert not stream.due
+        stream.push(_half_second())
+        assert stream.due
+        partials.append(stream.poll("en"))
+    assert [(p.committed, p.tentative) for p in partials] == [
+        ("", "He was"),
+        ("He was", "not an"),
+        ("He was not an", "ill"),
+        ("He was not an", "nil disposed"),
+    ]
+    final = stream.finalize("en")
+    assert final.text == "He was not an ill disposed young man."
+    assert model.decoded == [8000, 16000, 24000, 32000, 32000]
+
+
+def test_an_unchanged_hypothesis_gives_no_new_partial_and_finalize_can_cut_the_tail():
+    model = ScriptedWhisper("Hello there", "Hello there", "Hello there friend")
+    stream = StreamingASR(model)
+    stream.push(_half_second())
+    assert stream.poll("en").tentative == "Hello there"
+    stream.push(_half_second())
+    partial = stream.poll("en")
+    assert (partial.committed, partial.tentative) == ("Hello there", "")
+    stream.push(_half_second())
+    assert stream.finalize("en", samples=12000).text == "Hello there friend"
+    assert model.decoded[-1] == 12000
+    assert stream.samples == 0 and stream.finalize("en").text == ""  # reset after the final
+
+
+@pytest.mark.slow
+def test_silence_phrases_are_dropped_only_when_whisper_doubts_speech(asr, monkeypatch):
+    class Segment:
+        def __init__(self, text, no_speech_prob):
+            self.text, self.no_speech_prob = text, no_speech_prob
+
+    segments = [Segment(" Thank you.", 0.7), Segment(" Thank you.", 0.05), Segment(" Bye!", 0.4)]
+    monkeypatch.setattr(asr._model, "transcribe", lambda *args, **kwargs: (iter(segments), None))
+    assert asr.transcribe(np.zeros(16000, dtype=np.float32), "en").text == "Thank you."
+
+
+@pytest.mark.slow
+def test_language_probabilities_never_leave_the_four_languages(asr, monkeypatch):
+    ranked = [("fr", 0.7), ("de", 0.2), ("en", 0.05), ("ja", 0.03), ("ko", 0.02)]
+    monkeypatch.setattr(type(asr), "multilingual", property(lambda self: True))
+    monkeypatch.setattr(asr._model, "detect_language", lambda audio: ("fr", 0.7, ranked))
+    probs = asr.language_probabilities(np.zeros(16000, dtype=np.float32))
+    assert set(probs) == {"en", "zh", "de", "ko"}
+    assert probs["de"] == pytest.approx(0.2 / 0.27) and sum(probs.values()) == pytest.approx(1.0)
+    assert asr.detect_language(np.zeros(16000, dtype=np.float32)) == "de"
+
+
+@pytest.mark.slow
+def test_thirty_seconds_of_silence_or_noise_decode_to_nothing(asr):
+    rng = np.random.default_rng(0)
+    for audio in (np.zeros(16000 * 30), 0.01 * rng.standard_normal(16000 * 30), 0.1 * rng.standard_normal(16000 * 30)):
+        assert asr.transcribe(audio.astype(np.float32), "en").text == ""
+
+
+@pytest.mark.slow
+def test_partials_on_real_speech_only_grow_their_committed_words(asr):
+    transcripts = json.loads((SPEECH / "en" / "transcripts.json").read_text())
+    names = ("sense_and_sensibility_01_austen_64kb-0880.wav", "sense_and_sensibility_01_austen_64kb-0930.wav")
+    finals = []
+    for name in names:
+        audio, _ = read_audio(SPEECH / "en" / name)
+        stream = StreamingASR(asr)
+        partials = []
+        for start in range(0, len(audio), 320):
+            stream.push(audio[start : start + 320])
+            if stream.due:
+                partials.append(stream.poll("en"))
+        partials = [p for p in partials if p is not None]
+        finals.append(stream.finalize("en").text)
+        assert len(partials) >= 3 and any(p.committed for p in partials)
+        committed = [p.committed for p in partials]
+        for earlier, later in zip(committed, [*committed[1:], finals[-1]], strict=True):
+            assert later.startswith(earlier)
+    assert word_error_rate([transcripts[name] for name in names], finals) <= 0.2
