@@ -142,6 +142,12 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
         ("vad.min_silence_ms", c.vad.min_silence_ms > 0, "must be positive"),
         ("vad.min_speech_ms", c.vad.min_speech_ms > 0, "must be positive"),
         ("vad.speech_pad_ms", c.vad.speech_pad_ms >= 0, "must not be negative"),
+        ("vad.max_utterance_ms", c.vad.max_utterance_ms > 0, "must be positive"),
+        (
+            "vad.split_silence_ms",
+            0 < c.vad.split_silence_ms < c.vad.min_silence_ms,
+            "must be positive and less than vad.min_silence_ms",
+        ),
         ("asr.beam_size", c.asr.beam_size >= 1, "must be at least 1"),
         ("asr.partial_interval_ms", c.asr.partial_interval_ms >= 100, "must be at least 100"),
         ("asr.no_speech_threshold", 0.0 < c.asr.no_speech_threshold <= 1.0, "must lie in (0, 1]"),

@@ -42,6 +42,10 @@ def test_minimal_profile_takes_defaults(tmp_path):
         ("device: tpu\n", "device must be one of auto, cpu, cuda"),
         ("dtype: float8\n", "dtype must be one of"),
         ("vad: 3\n", "vad must be a mapping"),
+        ("vad: {split_silence_ms: 500}\n", "vad.split_silence_ms must be positive and less than vad.min_silence_ms"),
+        ("vad: {max_utterance_ms: 0}\n", "vad.max_utterance_ms must be positive"),
+        ("asr: {model: a/b, partial_interval_ms: 10}\n", "asr.partial_interval_ms must be at least 100"),
+        ("asr: {model: a/b, language_switch_probability: 0.3}\n", "asr.language_switch_probability must lie in"),
     ],
 )
 def test_bad_values_name_key_and_fix(tmp_path, extra, message):
