@@ -14,7 +14,7 @@ from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
 from streaming.audio import frames, read_audio
 from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
-from tests.helpers import LONG_EN, SPEECH, ScriptedClock
+from tests.helpers import LONG_EN, SPEECH, ScriptedClock, english_references, word_error_rate
 
 TTS_RATE = 24000
 
@@ -328,3 +328,18 @@ async def test_thirty_seconds_of_silence_or_white_noise_give_no_transcript(tiny_
         clock = ScriptedClock()
         events = await _run(_real_asr_models(tiny_models), np.clip(audio, -1, 1).astype(np.float32), clock)
         assert not [e for e in events if isinstance(e, Transcript)]
+
+
+@pytest.mark.slow
+async def test_long_english_streams_into_five_utterances_cut_in_the_silences(tiny_models):
+    clock = ScriptedClock()
+    audio, _ = read_audio(LONG_EN)
+    events = await _run(_real_asr_models(tiny_models), audio, clock)
+    starts = [e.audio_time for e in events if isinstance(e, SpeechStarted)]
+    ends = [e.audio_time for e in events if isinstance(e, SpeechEnded)]
+    finals = [e.text for e in events if isinstance(e, Transcript) and e.final]
+    assert len(starts) == len(ends) == len(finals) == 5
+    for end, start in zip(ends[:-1], starts[1:], strict=True):
+        between = audio[round(end * 16000) : round(start * 16000)]
+        assert start - end > 0.3 and np.sqrt(np.mean(between**2)) < 0.01  # both cuts lie in the same silence
+    assert word_error_rate(english_references(), finals) <= 0.2
