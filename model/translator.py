@@ -1,10 +1,15 @@
-"""Text translation with an instruction-tuned chat LLM through transformers."""
+"""Text translation with an instruction-tuned chat LLM through transformers.
+
+The prompt (`build_messages`) is shared with any other backend: it names both languages, carries the last turns of
+the conversation as context and a glossary of fixed terms, and asks for the translation only.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,6 +22,33 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Mandarin Chinese", "de": "German", "ko
 @dataclass(frozen=True)
 class TranslatorSettings:
     max_new_tokens: int = 256
+    glossary: Mapping[str, str] = field(default_factory=dict)  # source term -> how it must be translated
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier utterance of the session and its translation, given to the model as context."""
+
+    source: str
+    target: str
+
+
+def build_messages(
+    text: str, source: str, target: str, *, context: Sequence[Turn] = (), glossary: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Chat messages asking for the translation of `text` only, with earlier turns as worked examples."""
+    system = (
+        f"You are a simultaneous interpreter. Translate the user's {LANGUAGE_NAMES[source]} speech "
+        f"into {LANGUAGE_NAMES[target]}. Reply with the translation only: no quotes, no notes."
+    )
+    if glossary:
+        terms = "; ".join(f"{term} -> {translation}" for term, translation in glossary.items())
+        system += f" Always translate these terms exactly as given: {terms}."
+    messages = [{"role": "system", "content": system}]
+    for turn in context:
+        messages += [{"role": "user", "content": turn.source}, {"role": "assistant", "content": turn.target}]
+    messages.append({"role": "user", "content": text.strip()})
+    return messages
 
 
 class Translator:
@@ -25,7 +57,7 @@ class Translator:
     def __init__(self, model_dir: Path, *, device: str, dtype: torch.dtype, settings: TranslatorSettings) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._settings = settings
+        self.settings = settings
         self._device = device
         self._tokenizer = load("translator tokenizer", model_dir, AutoTokenizer.from_pretrained)
         self._model = load(
@@ -34,40 +66,58 @@ class Translator:
         self._model.to(device).eval()
         self._lock = threading.Lock()
 
-    def translate(self, text: str, source: str, target: str) -> str:
-        """Translate one finished utterance; returns the target text only."""
+    def translate(
+        self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
+    ) -> str:
+        """The whole translation of `text` (starting with `prefix`, when given), cleaned."""
         if not text.strip():
             return ""
         if source == target:
             return text.strip()
-        messages = [
-            {
-                "role": "system",
-                "content": (
-                    f"You are a simultaneous interpreter. Translate the user's {LANGUAGE_NAMES[source]} speech "
-                    f"into {LANGUAGE_NAMES[target]}. Reply with the translation only: no quotes, no notes."
-                ),
-            },
-            {"role": "user", "content": text.strip()},
-        ]
-        inputs = self._tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(self._device)
-        prompt_length = inputs["input_ids"].shape[1]
-        with self._lock, torch.inference_mode():
-            output = self._model.generate(
-                **inputs,
-                max_new_tokens=self._budget(text),
-                do_sample=False,
-                pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
-            )
-        reply = self._tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)
-        return clean(reply)
+        return clean(prefix + "".join(self.stream(text, source, target, context=context, prefix=prefix)))
+
+    def stream(
+        self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
+    ) -> Iterator[str]:
+        """The translation as it is generated, piece by piece; blocking, so iterate it in a worker thread.
+
+        With `prefix`, the answer is forced to begin with it and only what follows is generated and yielded.
+        """
+        from transformers import TextIteratorStreamer
+
+        messages = build_messages(text, source, target, context=context, glossary=self.settings.glossary)
+        prompt = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefix
+        inputs = self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self._device)
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    self._model.generate(
+                        **inputs,
+                        max_new_tokens=self._budget(text),
+                        do_sample=False,
+                        pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                        streamer=streamer,
+                    )
+            except BaseException as exc:  # noqa: BLE001 - handed to the iterating thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, name="translator", daemon=True)
+        worker.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        worker.join()
+        if failure:
+            raise failure[0]
 
     def _budget(self, text: str) -> int:
         """Enough tokens for any faithful translation, and a bound on a model that never stops."""
         source_tokens = len(self._tokenizer(text)["input_ids"])
-        return min(self._settings.max_new_tokens, 16 + 3 * source_tokens)
+        return min(self.settings.max_new_tokens, 16 + 3 * source_tokens)
 
 
 _WRAPPERS = re.compile(r'^\s*["“”„«»「」『』\']+|["“”„«»「」『』\']+\s*$')

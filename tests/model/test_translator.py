@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from model.loading import resolve
-from model.translator import LANGUAGE_NAMES, Translator, TranslatorSettings, clean
+from model.translator import LANGUAGE_NAMES, Translator, TranslatorSettings, Turn, build_messages, clean
 
 LANGS = list(LANGUAGE_NAMES)
 
@@ -32,3 +32,32 @@ def test_tiny_model_runs_every_direction(translator, source, target):
 def test_empty_and_same_language_need_no_model(translator):
     assert translator.translate("  ", "en", "de") == ""
     assert translator.translate(" Hello there ", "en", "en") == "Hello there"
+
+
+def test_messages_name_both_languages_and_carry_context_and_glossary():
+    messages = build_messages(
+        " Wo ist der Bahnhof? ",
+        "de",
+        "ko",
+        context=[Turn("Guten Morgen.", "좋은 아침입니다.")],
+        glossary={"Bahnhof": "기차역"},
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "German" in messages[0]["content"] and "Korean" in messages[0]["content"]
+    assert "Bahnhof -> 기차역" in messages[0]["content"]
+    assert messages[1:] == [
+        {"role": "user", "content": "Guten Morgen."},
+        {"role": "assistant", "content": "좋은 아침입니다."},
+        {"role": "user", "content": "Wo ist der Bahnhof?"},
+    ]
+
+
+@pytest.mark.slow
+def test_streamed_pieces_make_the_translation_and_a_prefix_is_kept(translator):
+    pieces = list(translator.stream("Good morning.", "en", "de"))
+    assert len(pieces) > 1
+    assert translator.translate("Good morning.", "en", "de") == clean("".join(pieces))
+    forced = translator.translate("Good morning.", "en", "de", prefix="Guten")
+    assert forced.startswith("Guten")
+    context = [Turn("Hello.", "Hallo.")]
+    assert translator.translate("Good morning.", "en", "de", context=context).strip()
