@@ -14,7 +14,7 @@ class WordByWord:
         if word == self.changes_mind_on and not source_so_far.endswith(word):
             return "T(" + word + ")"
         if word == self.changes_mind_on:
-            return "t?(" + word + ")"  # the last word of a growing source is often translated differently
+            return "U(" + word + ")"  # the last word of a growing source is often translated differently
         return "T(" + word + ")"
 
     def translate(self, text, source, target, *, context=(), prefix=""):
@@ -60,7 +60,7 @@ def test_the_unstable_last_word_stays_tentative_until_two_translations_agree():
     policy = SimultaneousPolicy(WordByWord(changes_mind_on="nine"), "en", "de", [])
     policy.update("the meeting starts at", final=False)
     delta = policy.update("the meeting starts at nine", final=False)
-    assert "nine" not in delta.committed and delta.tentative.endswith("t?(nine)")
+    assert "nine" not in delta.committed and delta.tentative.endswith("U(nine)")
     delta = policy.update("the meeting starts at nine tomorrow", final=False)
     assert (delta.committed, delta.tentative) == ("T(the) T(meeting) T(starts) T(at)", "T(nine) T(tomorrow)")
     delta = policy.update("the meeting starts at nine tomorrow morning", final=False)
