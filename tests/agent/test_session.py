@@ -298,9 +298,9 @@ def _real_asr_models(tiny_models):
 
 @pytest.mark.slow
 async def test_live_speech_gets_partial_captions_before_it_ends_and_they_only_grow(tiny_models):
+    """long_en_16k.wav at microphone pace: every utterance over 3 s has captions before its end."""
     clock = FirstReadingClock()
-    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")  # 7.1 s
-    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    audio, _ = read_audio(LONG_EN)
     session = Session(_real_asr_models(tiny_models), source_language="auto", target_language="de", clock=clock)
     session.start()
     began = time.monotonic()
@@ -310,15 +310,19 @@ async def test_live_speech_gets_partial_captions_before_it_ends_and_they_only_gr
     session.end_input()
     events = [event async for event in session.events()]
     await session.close()
-    ended = next(e for e in events if isinstance(e, SpeechEnded))
-    partials = [e for e in events if isinstance(e, Transcript) and not e.final]
-    final = next(e for e in events if isinstance(e, Transcript) and e.final)
-    assert ended.audio_time - 0.5 > 3.0
-    assert [e for e in partials if e.at < ended.at], "no partial caption before the utterance ended"
-    committed = [e.text for e in partials]
-    for earlier, later in zip(committed, [*committed[1:], final.text], strict=True):
-        assert later.startswith(earlier)
-    assert any(e.tentative for e in partials) and final.language == "en"
+    started = {e.utterance_id: e for e in events if isinstance(e, SpeechStarted)}
+    ended = {e.utterance_id: e for e in events if isinstance(e, SpeechEnded)}
+    assert len(ended) == 5
+    for uid, end in ended.items():
+        partials = [e for e in events if isinstance(e, Transcript) and not e.final and e.utterance_id == uid]
+        final = next(e for e in events if isinstance(e, Transcript) and e.final and e.utterance_id == uid)
+        if end.audio_time - started[uid].audio_time > 3.0:
+            assert [e for e in partials if e.at < end.at], f"utterance {uid}: no caption before it ended"
+            assert any(e.tentative for e in partials)
+        committed = [e.text for e in partials]
+        for earlier, later in zip(committed, [*committed[1:], final.text], strict=True):
+            assert later.startswith(earlier)
+        assert final.language == "en"
 
 
 @pytest.mark.slow
