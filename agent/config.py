@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from agent.language import LanguageSettings
+from agent.translation import POLICIES, TranslationSettings
 from model.asr import ASRSettings
 from model.codec import CodecSettings
 from model.higgs import Sampling
@@ -60,6 +61,13 @@ class ASRConfig:
 class TranslatorConfig:
     model: str
     max_new_tokens: int = 256
+    policy: str = TranslationSettings.policy
+    context_turns: int = TranslationSettings.context_turns
+    backend: str = "local"  # local: transformers in this process; remote: an OpenAI-compatible server
+    base_url: str = "http://127.0.0.1:8000/v1"  # remote only, like every key below
+    api_key_env: str = "S2ST_TRANSLATOR_API_KEY"  # environment variable holding the server's API key
+    timeout_s: float = 10.0  # connect and each wait for the next streamed piece
+    deadline_s: float = 30.0  # one whole reply
 
     def settings(self) -> TranslatorSettings:
         return TranslatorSettings(max_new_tokens=self.max_new_tokens)
@@ -99,12 +107,15 @@ class Config:
 
     def sources(self) -> dict[str, str]:
         """Every model the profile needs, by role."""
-        return {
+        sources = {
             "ASR model": self.asr.model,
             "translator model": self.translator.model,
             "TTS model": self.tts.model,
             "audio tokenizer": self.tts.audio_tokenizer,
         }
+        if self.translator.backend == "remote":  # the server has the weights, and names the model itself
+            del sources["translator model"]
+        return sources
 
 
 def profile_path(profile: str) -> Path:
@@ -159,6 +170,16 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
             "must lie in (0.5, 1]",
         ),
         ("translator.max_new_tokens", c.translator.max_new_tokens >= 1, "must be at least 1"),
+        ("translator.policy", c.translator.policy in POLICIES, f"must be one of {', '.join(POLICIES)}"),
+        ("translator.context_turns", c.translator.context_turns >= 0, "must not be negative (0 turns context off)"),
+        ("translator.backend", c.translator.backend in ("local", "remote"), "must be local or remote"),
+        (
+            "translator.base_url",
+            c.translator.base_url.startswith(("http://", "https://")),
+            "must start with http:// or https:// (for example http://127.0.0.1:8000/v1)",
+        ),
+        ("translator.timeout_s", c.translator.timeout_s > 0, "must be positive"),
+        ("translator.deadline_s", c.translator.deadline_s >= c.translator.timeout_s, "must be at least timeout_s"),
         ("tts.temperature", c.tts.temperature >= 0.0, "must not be negative"),
         ("tts.top_k", c.tts.top_k >= 0, "must not be negative (0 turns top-k off)"),
         ("tts.top_p", 0.0 < c.tts.top_p <= 1.0, "must lie in (0, 1]"),

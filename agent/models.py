@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
 
 from agent.config import Config, ConfigError
 from agent.language import LanguageSettings
+from agent.translation import TranslationSettings
 from model.asr import WhisperASR
 from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
+from model.remote_translator import RemoteTranslator
 from model.translator import Translator
 from model.tts import HiggsTTS
 from model.vad import SileroVAD, VADSettings
@@ -20,9 +23,10 @@ class Models:
     vad: SileroVAD
     vad_settings: VADSettings
     asr: WhisperASR
-    translator: Translator
+    translator: Translator | RemoteTranslator
     tts: HiggsTTS
     language_settings: LanguageSettings = field(default_factory=LanguageSettings)
+    translation: TranslationSettings = field(default_factory=TranslationSettings)
 
 
 def pick_device(config: Config) -> str:
@@ -37,6 +41,21 @@ def pick_dtype(config: Config, device: str) -> torch.dtype:
     if config.dtype == "auto":
         return torch.bfloat16 if device == "cuda" else torch.float32
     return getattr(torch, config.dtype)
+
+
+def _translator(config: Config, paths: dict, device: str, dtype: torch.dtype) -> Translator | RemoteTranslator:
+    settings = config.translator
+    if settings.backend == "remote":
+        return RemoteTranslator(
+            settings.base_url,
+            settings.model,
+            api_key=os.environ.get(settings.api_key_env) or None,
+            api_key_env=settings.api_key_env,
+            timeout_s=settings.timeout_s,
+            deadline_s=settings.deadline_s,
+            settings=settings.settings(),
+        )
+    return Translator(paths["translator model"], device=device, dtype=dtype, settings=settings.settings())
 
 
 def load_models(config: Config) -> Models:
@@ -58,11 +77,10 @@ def load_models(config: Config) -> Models:
         vad=SileroVAD(),
         vad_settings=config.vad,
         asr=WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(device)),
-        translator=Translator(
-            paths["translator model"], device=device, dtype=dtype, settings=config.translator.settings()
-        ),
+        translator=_translator(config, paths, device, dtype),
         tts=HiggsTTS.load(
             paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
         ),
         language_settings=config.asr.language_settings(),
+        translation=TranslationSettings(config.translator.policy, config.translator.context_turns),
     )

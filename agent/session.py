@@ -20,7 +20,10 @@ import numpy as np
 from agent.clock import Clock
 from agent.language import LanguagePolicy
 from agent.models import Models
+from agent.phrases import PhraseSplitter
+from agent.translation import TranslationPolicy, make_policy
 from model.asr import LANGUAGES, StreamingASR, Transcription
+from model.translator import Turn
 from model.tts import FAILED, MAX_FRAMES, TTSStream
 from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SAMPLE_RATE, VADEvent
@@ -56,10 +59,24 @@ class _Utterance:
     transcription: Transcription | None = None
     asr_ms: float = 0.0
     translate_ms: float = 0.0
-    text: str = ""  # the translation being spoken
-    translated_at: float = 0.0
+    policy: TranslationPolicy | None = None
+    splitter: PhraseSplitter | None = None
+    source_sent: str = ""  # committed source text handed to the translation policy
+    committed: str = ""  # committed target text, all of it handed to the TTS in phrases
+    translated: bool = False  # the final translation is in
+    first_phrase_at: float | None = None
+    phrases: int = 0
+    phrases_done: int = 0
+    cut_off: bool = False
     first_chunk_at: float | None = None
     audio_s: float = 0.0
+
+
+@dataclass
+class _SourceUpdate:
+    utterance: _Utterance
+    text: str  # the utterance's committed source text so far (all of it when final)
+    final: bool
 
 
 class Session:
@@ -88,7 +105,8 @@ class Session:
         self._fed = 0  # input samples of the open utterance handed to the ASR so far
         self._partial: asyncio.Task | None = None
         self._inbox: asyncio.Queue[tuple[np.ndarray, float] | None] = asyncio.Queue()
-        self._finished: asyncio.Queue[_Utterance | None] = asyncio.Queue()
+        self._updates: asyncio.Queue[_SourceUpdate | None] = asyncio.Queue()
+        self._turns: deque[Turn] = deque(maxlen=models.translation.context_turns or None)
         self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
         self._heard = 0  # input samples received
         # input audio from sample `_recent_from` to `_heard`, in pieces
@@ -148,7 +166,7 @@ class Session:
             log.exception("session front end failed")
             self._emit(Error("internal", f"speech recognition stopped: {exc}", fatal=True, at=self._now()))
         finally:
-            self._finished.put_nowait(None)
+            self._updates.put_nowait(None)
 
     async def _take_input(self) -> tuple[list[tuple[np.ndarray, float]], bool]:
         """Everything queued so far, so a backlog costs one VAD call instead of one per frame."""
@@ -210,6 +228,9 @@ class Session:
                     utterance.id, partial.language, partial.committed, False, self._now(), tentative=partial.tentative
                 )
             )
+            if self._models.translation.policy == "simultaneous" and partial.committed != utterance.source_sent:
+                utterance.source_sent = partial.committed
+                self._updates.put_nowait(_SourceUpdate(utterance, partial.committed, final=False))
 
     async def _language_of(self, utterance: _Utterance) -> str | None:
         """The utterance's language for a partial decode; None until there is enough speech to tell."""
@@ -241,7 +262,7 @@ class Session:
         utterance.asr_ms = (self._now() - began) * 1000
         self._emit(Transcript(utterance.id, t.language, t.text, final=True, at=self._now()))
         if t.text:
-            self._finished.put_nowait(utterance)
+            self._updates.put_nowait(_SourceUpdate(utterance, t.text, final=True))
 
     def _transcribe(self, utterance: _Utterance, samples: int) -> Transcription:
         """The final decode, run in a worker thread (the language detection included)."""
@@ -281,28 +302,57 @@ class Session:
 
     async def _back(self) -> None:
         assert self._speech is not None
-        while (utterance := await self._finished.get()) is not None:
-            await self._translate(utterance)
+        ended = False
+        while not ended:
+            batch = [await self._updates.get()]
+            while not self._updates.empty():
+                batch.append(self._updates.get_nowait())
+            ended = batch[-1] is None
+            for update in _latest(batch):
+                await self._translate(update)
         self._speech.close()
 
-    async def _translate(self, utterance: _Utterance) -> None:
-        assert utterance.transcription is not None and self._speech is not None
-        source = utterance.transcription
+    async def _translate(self, update: _SourceUpdate) -> None:
+        """Run the utterance's translation policy on its source so far; committed target text goes to the TTS."""
+        assert self._speech is not None
+        utterance = update.utterance
+        if utterance.policy is None:
+            language = utterance.language or (utterance.transcription.language if utterance.transcription else "en")
+            utterance.policy = make_policy(
+                self._models.translation.policy,
+                self._models.translator,
+                language,
+                self._target_language,
+                list(self._turns),
+            )
+            utterance.splitter = PhraseSplitter(self._target_language)
         began = self._now()
-        translator = self._models.translator
-        text = await self._stage(
-            "translation_failed", utterance, translator.translate, source.text, source.language, self._target_language
-        )
-        if text is None:
+        delta = await self._stage("translation_failed", utterance, utterance.policy.update, update.text, update.final)
+        now = self._now()
+        if update.final:
+            utterance.translate_ms = (now - began) * 1000
+        if delta is None:
             return
-        utterance.translated_at = self._now()
-        utterance.translate_ms = (utterance.translated_at - began) * 1000
-        self._emit(Translation(utterance.id, self._target_language, text, final=True, at=utterance.translated_at))
-        self._speech.push_text(text)
-        span = self._speech.flush()
-        if span is not None:
-            utterance.text = text
-            self._speaking[span] = utterance
+        self._emit(
+            Translation(utterance.id, self._target_language, delta.committed, delta.final, now, delta.tentative)
+        )
+        assert utterance.splitter is not None
+        phrases = utterance.splitter.push(delta.committed[len(utterance.committed) :])
+        utterance.committed = delta.committed
+        if delta.final:
+            phrases += utterance.splitter.flush()
+            utterance.translated = True
+            self._turns.append(Turn(update.text, delta.committed))
+        for phrase in phrases:
+            self._speech.push_text(phrase)
+            span = self._speech.flush()
+            if span is not None:
+                self._speaking[span] = utterance
+                utterance.phrases += 1
+                if utterance.first_phrase_at is None:
+                    utterance.first_phrase_at = now
+        if utterance.translated and utterance.phrases == utterance.phrases_done:
+            self._complete(utterance, now)
 
     async def _voice(self) -> None:
         """Pass TTS chunks on as events; ends the event stream once the TTS stream has spoken everything."""
@@ -321,24 +371,28 @@ class Session:
         if utterance is None:
             return
         now = self._now()
-        last = chunk.end is not None
+        phrase_ended = chunk.end is not None
+        if phrase_ended:
+            del self._speaking[chunk.text_span]
+            utterance.phrases_done += 1
+            utterance.cut_off |= chunk.end == MAX_FRAMES
         if chunk.end == FAILED:
             self._emit(Error("tts_failed", f"tts failed: {chunk.error}", False, now, utterance.id))
+        last = utterance.translated and utterance.phrases_done == utterance.phrases
         if len(chunk.pcm) or last:
-            self._emit(
-                SpeechChunk(utterance.id, chunk.pcm, chunk.sample_rate, utterance.text, now, chunk.first_frame, last)
-            )
+            text = self._speech.text[chunk.text_span[0] : chunk.text_span[1]] if self._speech else ""
+            self._emit(SpeechChunk(utterance.id, chunk.pcm, chunk.sample_rate, text, now, chunk.first_frame, last))
         if len(chunk.pcm) and utterance.first_chunk_at is None:
             utterance.first_chunk_at = now
         utterance.audio_s += len(chunk.pcm) / chunk.sample_rate
-        if last:
-            del self._speaking[chunk.text_span]
-            if utterance.first_chunk_at is not None:
-                self._emit(Metrics(utterance.id, self._figures(utterance, now, chunk.end == MAX_FRAMES), at=now))
+        if phrase_ended and last:
+            self._complete(utterance, now)
 
-    def _figures(self, utterance: _Utterance, now: float, cut_off: bool) -> dict[str, float]:
-        first = utterance.first_chunk_at
-        assert first is not None
+    def _complete(self, utterance: _Utterance, now: float) -> None:
+        """All of the utterance is spoken: its latency figures."""
+        first, handed = utterance.first_chunk_at, utterance.first_phrase_at
+        if first is None or handed is None:
+            return
         # The listener hears the speech from its first chunk on, so it ends audio_s later unless generation
         # fell behind playback, in which case it ends when the last chunk arrives.
         spoken_until = max(first + utterance.audio_s, now)
@@ -346,11 +400,21 @@ class Session:
             "ttfa_ms": (first - utterance.ended_at) * 1000,
             "start_offset_ms": (first - utterance.started_at) * 1000,
             "end_offset_ms": (spoken_until - utterance.ended_at) * 1000,
-            "tts_first_chunk_ms": (first - utterance.translated_at) * 1000,
+            "tts_first_chunk_ms": (first - handed) * 1000,
             "asr_ms": utterance.asr_ms,
             "translate_ms": utterance.translate_ms,
-            "tts_rtf": (now - utterance.translated_at) / utterance.audio_s if utterance.audio_s else 0.0,
+            "tts_rtf": (now - handed) / utterance.audio_s if utterance.audio_s else 0.0,
         }
-        if cut_off:
+        if utterance.cut_off:
             figures["tts_cut_off"] = 1.0
-        return figures
+        self._emit(Metrics(utterance.id, figures, at=now))
+
+
+def _latest(batch: list[_SourceUpdate | None]) -> list[_SourceUpdate]:
+    """The updates worth translating: a partial one is skipped when a newer one for its utterance is queued."""
+    updates = [update for update in batch if update is not None]
+    return [
+        update
+        for index, update in enumerate(updates)
+        if update.final or not any(later.utterance is update.utterance for later in updates[index + 1 :])
+    ]

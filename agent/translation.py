@@ -86,7 +86,18 @@ class SimultaneousPolicy:
         return words[count:] if len(words) > count else []
 
 
-def make_policy(name: str, translator: TranslatorBackend, source: str, target: str, context: list[Turn]):
+@dataclass(frozen=True)
+class TranslationSettings:
+    policy: str = "consecutive"  # one of POLICIES
+    context_turns: int = 3  # earlier utterances of the session given to the translator
+
+
+TranslationPolicy = ConsecutivePolicy | SimultaneousPolicy
+
+
+def make_policy(
+    name: str, translator: TranslatorBackend, source: str, target: str, context: list[Turn]
+) -> TranslationPolicy:
     if name == "simultaneous":
         return SimultaneousPolicy(translator, source, target, context)
     return ConsecutivePolicy(translator, source, target, context)

@@ -47,11 +47,14 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Translation:
+    """A caption of the translation: `text` is committed (and spoken); `tentative` may still change."""
+
     utterance_id: int
     language: str
     text: str
     final: bool
     at: float
+    tentative: str = ""
 
 
 @dataclass(frozen=True)

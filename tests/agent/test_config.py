@@ -93,3 +93,12 @@ def test_tts_streaming_settings_reach_the_model_settings():
     settings = load_config("tiny").tts.settings()
     assert settings.context_phrases == 2 and settings.slots == 16 and settings.context_tokens == 2048
     assert settings.sampling.temperature == 0.3 and settings.codec.first_chunk_frames >= 1
+
+
+def test_a_remote_translator_needs_no_local_weights_and_checks_its_url(tmp_path):
+    remote = MINIMAL.replace("translator: {model: c/d}", "translator: {model: qwen, backend: remote}")
+    config = load_config(_write(tmp_path, remote))
+    assert config.translator.backend == "remote" and "translator model" not in config.sources()
+    bad = remote.replace("backend: remote", "backend: remote, base_url: localhost:8000")
+    with pytest.raises(ConfigError, match="translator.base_url must start with http://"):
+        load_config(_write(tmp_path, bad))

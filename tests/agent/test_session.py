@@ -8,6 +8,7 @@ import pytest
 
 from agent.models import Models
 from agent.session import Session, SessionError
+from agent.translation import TranslationSettings
 from model.asr import ASRSettings, Transcription
 from model.higgs import EOS, HiggsGenerator
 from model.tts import SpeechChunk as PhraseChunk
@@ -37,10 +38,11 @@ class FakeASR:
 
 class FakeTranslator:
     def __init__(self, clock, fail_on=None):
-        self.clock, self.fail_on = clock, fail_on
+        self.clock, self.fail_on, self.contexts = clock, fail_on, []
 
-    def translate(self, text, source, target):
+    def translate(self, text, source, target, *, context=(), prefix=""):
         self.clock.advance(0.2)
+        self.contexts.append(list(context))
         if text == self.fail_on:
             raise RuntimeError("scripted failure")
         return f"{target}: {text}"
@@ -128,11 +130,11 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     assert 0.4 <= started.audio_time < ended.audio_time - 1.0 and ended.audio_time <= speech_end + 0.1
     assert transcript.text == "sentence 1" and transcript.final and transcript.language == "en"
     assert translation.text == "de: sentence 1" and translation.language == "de"
-    assert models.tts.spoken == [("de: sentence 1", "de")]
+    assert models.tts.spoken == [("de: sentence eins", "de")]  # phrases reach the TTS speakable
     assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE // 2 and chunk.at == pytest.approx(pushed + 0.6)
     assert not chunk.last and chunk.first_frame == 0
     assert last.last and last.first_frame == 12 and last.at == pytest.approx(pushed + 0.7)
-    assert chunk.text == last.text == "de: sentence 1" and chunk.utterance_id == last.utterance_id == 1
+    assert chunk.text == last.text == "de: sentence eins" and chunk.utterance_id == last.utterance_id == 1
 
     f = metrics.figures
     assert f["asr_ms"] == pytest.approx(100)
@@ -149,7 +151,8 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
 async def test_five_utterances_each_flow_through_every_stage_in_order():
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
-    events = await _run(_models(clock), audio, clock, target="ko")
+    models = _models(clock)
+    events = await _run(models, audio, clock, target="ko")
     by_utterance = {}
     for event in events:
         by_utterance.setdefault(event.utterance_id, []).append(type(event))
@@ -158,6 +161,10 @@ async def test_five_utterances_each_flow_through_every_stage_in_order():
         assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, SpeechChunk, Metrics]
     translations = [e.text for e in events if isinstance(e, Translation)]
     assert translations == [f"ko: sentence {i}" for i in range(1, 6)]
+    # each translation sees the last three earlier turns of the conversation
+    assert [len(context) for context in models.translator.contexts] == [0, 1, 2, 3, 3]
+    assert models.translator.contexts[4][-1].source == "sentence 4"
+    assert models.translator.contexts[4][-1].target == "ko: sentence 4"
 
 
 async def test_a_failing_utterance_reports_an_error_and_the_session_goes_on():
@@ -237,9 +244,8 @@ async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(t
     assert len(chunks) > 2 and chunks[-1].last and not any(chunk.last for chunk in chunks[:-1])
     hop = tiny_models.tts.hop_length
     assert sum(len(chunk.pcm) for chunk in chunks) == len(frame_times) * hop
-    assert [chunk.first_frame for chunk in chunks[1:]] == list(
-        np.cumsum([len(chunk.pcm) // hop for chunk in chunks])[:-1]
-    )
+    for previous, chunk in zip(chunks, chunks[1:], strict=False):  # frames count on within a phrase
+        assert chunk.first_frame in (0, previous.first_frame + len(previous.pcm) // hop)
     # The listener gets speech while the phrase is still being generated.
     assert chunks[0].at < frame_times[-1]
     assert [chunk.at for chunk in chunks] == sorted(chunk.at for chunk in chunks)
@@ -347,3 +353,57 @@ async def test_long_english_streams_into_five_utterances_cut_in_the_silences(tin
         between = audio[round(end * 16000) : round(start * 16000)]
         assert start - end > 0.3 and np.sqrt(np.mean(between**2)) < 0.01  # both cuts lie in the same silence
     assert word_error_rate(english_references(), finals) <= 0.2
+
+
+NATO = "alfa bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar papa".split()
+
+
+class GrowingASR(FakeASR):
+    """Hears one more word per half second of audio, so partial captions grow; a comma after every third."""
+
+    def transcribe(self, audio, language):
+        words = NATO[: len(audio) // 8000]
+        return Transcription(" ".join(w + ("," if i % 3 == 2 else "") for i, w in enumerate(words)), "en")
+
+
+class WordTranslator:
+    """Consistent word by word, honouring a forced prefix: the simultaneous policy can commit early."""
+
+    def __init__(self):
+        self.calls = []
+
+    def translate(self, text, source, target, *, context=(), prefix=""):
+        self.calls.append(text)
+        full = " ".join("x" + word for word in text.split())
+        return full if full.startswith(prefix) else prefix + full[len(prefix) :]
+
+
+async def test_simultaneous_policy_speaks_committed_words_before_the_utterance_ends():
+    clock = ScriptedClock()
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    models = _models(clock)
+    models.asr, models.translator = GrowingASR(clock), WordTranslator()
+    models.translation = TranslationSettings(policy="simultaneous")
+    session = Session(models, source_language="en", target_language="de", clock=clock)
+    session.start()
+    for frame in frames(audio, 16000):
+        clock.advance(0.02)
+        session.push(frame)
+        await asyncio.sleep(0.005)  # let the session hear it as it comes, as from a microphone
+    session.end_input()
+    events = [event async for event in session.events()]
+    await session.close()
+    end = next(i for i, e in enumerate(events) if isinstance(e, SpeechEnded))
+    early = [e for e in events[:end] if isinstance(e, Translation) and e.text]
+    assert early and not any(e.final for e in early), "committed translation before the speaker stopped"
+    assert any(isinstance(e, SpeechChunk) for e in events[:end]), "speech before the speaker stopped"
+    translations = [e for e in events if isinstance(e, Translation)]
+    for earlier, later in zip(translations, translations[1:], strict=False):
+        assert later.text.startswith(earlier.text)
+    final = translations[-1]
+    transcript = next(e for e in events if isinstance(e, Transcript) and e.final)
+    assert final.final and final.text == " ".join("x" + word for word in transcript.text.split())
+    spoken = " ".join(text for text, _ in models.tts.spoken)
+    assert spoken.split() == final.text.split()  # every committed word spoken once, in order
+    assert len(models.tts.spoken) > 1
