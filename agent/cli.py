@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     tiny.set_defaults(run=_make_tiny)
 
     bench = commands.add_parser("bench", help="run a benchmark: prints a table, --json PATH writes the figures")
-    bench.add_argument("name", choices=("asr", "codec", "tts", "vad"), help="which benchmark (see bench/README.md)")
+    bench.add_argument(
+        "name", choices=("asr", "codec", "translate", "tts", "vad"), help="which benchmark (see bench/README.md)"
+    )
     bench.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options; try --help")
     bench.set_defaults(run=_bench)
     return parser
