@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    from bench import device_name
+
     # Plain float32 convolutions: TF32 rounding would otherwise be counted as seam error.
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = {
         "benchmark": "codec",
-        "device": _device_name(args.device),
+        "device": device_name(args.device),
         "torch": torch.__version__,
         "codec": _codec_facts(codec),
         "frames": args.frames,
@@ -197,12 +198,6 @@ def _receptive_field(codec, frames: int = 41) -> int:
     difference = np.abs(reference - _decode(codec, changed)).reshape(frames, -1).max(axis=1)
     touched = np.flatnonzero(difference > 1e-6 * np.abs(reference).max())
     return int(max(frames // 2 - touched[0], touched[-1] - frames // 2))
-
-
-def _device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _print_row(run: dict, header: bool) -> None:

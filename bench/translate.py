@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed translations per direction")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    from bench import device_name
+
     translator, model_name = _load(args.device)
     _time(translator, "en", "de")  # warm-up
     rows = []
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_token_ms_p50": float(np.percentile(firsts, 50)),
         "first_token_ms_p95": float(np.percentile(firsts, 95)),
         "tokens_per_s_median": statistics.median(row["tokens_per_s"] for row in rows),
-        "device": _device_name(args.device),
+        "device": device_name(args.device),
         "model": model_name,
     }
     print(
@@ -101,12 +102,6 @@ def _time(translator, source: str, target: str) -> tuple[float, float, int]:
     tokens = len(translator._tokenizer("".join(pieces), add_special_tokens=False)["input_ids"])
     rate = (tokens - 1) / (ended - first) if tokens > 1 and ended > first else 0.0
     return (first - began) * 1000, rate, tokens
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _print_row(row: dict, header: bool) -> None:

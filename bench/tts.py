@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import logging
-import platform
 import statistics
 import sys
 import time
@@ -43,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voice-seconds", type=float, default=10.0, help="length of the voice reference")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    from bench import device_name
+
     # Random weights never end a phrase, so every phrase meets the babbling guard: expected here, not news.
     logging.getLogger("model.tts").setLevel(logging.ERROR)
     levels = [int(level) for level in args.streams.split(",")]
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for streams in levels:
         result = asyncio.run(_run(tts, voice_audio, streams=streams, phrases=args.phrases))
-        runs.append({"streams": streams, **result, "device": _device_name(args.device), "model": model_name})
+        runs.append({"streams": streams, **result, "device": device_name(args.device), "model": model_name})
         _print_row(runs[-1], header=len(runs) == 1)
     tts.close()
     report = {
@@ -146,12 +147,6 @@ async def _speak(tts, voice, index: int, phrases: int) -> tuple[list[float], flo
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _print_row(run: dict, header: bool) -> None:

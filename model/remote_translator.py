@@ -17,7 +17,7 @@ from socket import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.translator import TranslatorSettings, Turn, build_messages, clean
+from model.translator import TranslatorSettings, Turn, build_messages, whole_translation
 
 
 class TranslatorUnavailable(RuntimeError):
@@ -67,11 +67,7 @@ class RemoteTranslator:
 
         Blank text and text already in the target language need no request.
         """
-        if not text.strip():
-            return ""
-        if source == target:
-            return text.strip()
-        return clean(prefix + "".join(self.stream(text, source, target, context=context, prefix=prefix)))
+        return whole_translation(self.stream, text, source, target, context=context, prefix=prefix)
 
     def stream(
         self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""

@@ -362,31 +362,10 @@ def _feature_extractor(hop_length: int) -> DacFeatureExtractor:
 
 def _write_higgs(path: Path, audio_tokenizer_dir: Path) -> None:
     tokenizer = _fast_tokenizer(HIGGS_SPECIAL_TOKENS, HIGGS_CHAT_TEMPLATE)
-    ids = dict(zip(HIGGS_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(HIGGS_SPECIAL_TOKENS)), strict=True))
-    config = HiggsAudioV2Config(
-        vocab_size=len(tokenizer),
-        **TINY_BACKBONE,
-        head_dim=16,
-        bos_token_id=ids["<|begin_of_text|>"],
-        eos_token_id=ids["<|eot_id|>"],
-        pad_token_id=ids["<|end_of_text|>"],
-        num_codebooks=NUM_CODEBOOKS,
-        # The transformers-format checkpoint counts the stream BOS/EOS codes in each codebook (1024 + 2).
-        codebook_size=CODEBOOK_SIZE + 2,
-        audio_token_id=ids["<|AUDIO_OUT|>"],
-        audio_bos_token_id=ids["<|audio_out_bos|>"],
-        audio_delay_token_id=ids["<|reserved_special_token_6|>"],
-        audio_stream_bos_id=AUDIO_STREAM_BOS_ID,
-        audio_stream_eos_id=AUDIO_STREAM_EOS_ID,
-    )
+    config = _higgs_config(tokenizer, vocab_size=len(tokenizer), **TINY_BACKBONE, head_dim=16)
     torch.manual_seed(SEED)
     model = HiggsAudioV2ForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        # Stream BOS/EOS are forced by the delay-pattern logits processor where they belong; zero logits keep a
-        # random model from sampling them elsewhere, so phrases run to the frame budget instead of ending
-        # after a frame or two.
-        heads = model.audio_lm_head.weight.view(NUM_CODEBOOKS, CODEBOOK_SIZE + 2, -1)
-        heads[:, CODEBOOK_SIZE:] = 0.0
+    _never_sample_stream_codes(model)
     model.generation_config = GenerationConfig(
         bos_token_id=config.bos_token_id,
         eos_token_id=config.eos_token_id,
@@ -415,8 +394,8 @@ def full_size_higgs(tokenizer: PreTrainedTokenizerFast, *, device: str, dtype: t
     transformers' defaults, which are this checkpoint's). As in the tiny model, stream BOS/EOS get
     zero logits, so phrases run to their frame budget and every run does the same amount of work.
     """
-    ids = dict(zip(HIGGS_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(HIGGS_SPECIAL_TOKENS)), strict=True))
-    config = HiggsAudioV2Config(
+    config = _higgs_config(
+        tokenizer,
         vocab_size=128256,
         hidden_size=3072,
         intermediate_size=8192,
@@ -424,10 +403,24 @@ def full_size_higgs(tokenizer: PreTrainedTokenizerFast, *, device: str, dtype: t
         num_attention_heads=24,
         num_key_value_heads=8,
         head_dim=128,
+    )
+    torch.manual_seed(SEED)
+    with torch.device(device):
+        model = HiggsAudioV2ForConditionalGeneration(config).to(dtype).eval().requires_grad_(False)
+    _never_sample_stream_codes(model)
+    return model
+
+
+def _higgs_config(tokenizer: PreTrainedTokenizerFast, **sizes) -> HiggsAudioV2Config:
+    """A Higgs config of the given sizes whose special token ids are the tokenizer's."""
+    ids = dict(zip(HIGGS_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(HIGGS_SPECIAL_TOKENS)), strict=True))
+    return HiggsAudioV2Config(
+        **sizes,
         bos_token_id=ids["<|begin_of_text|>"],
         eos_token_id=ids["<|eot_id|>"],
         pad_token_id=ids["<|end_of_text|>"],
         num_codebooks=NUM_CODEBOOKS,
+        # The transformers-format checkpoint counts the stream BOS/EOS codes in each codebook (1024 + 2).
         codebook_size=CODEBOOK_SIZE + 2,
         audio_token_id=ids["<|AUDIO_OUT|>"],
         audio_bos_token_id=ids["<|audio_out_bos|>"],
@@ -435,9 +428,10 @@ def full_size_higgs(tokenizer: PreTrainedTokenizerFast, *, device: str, dtype: t
         audio_stream_bos_id=AUDIO_STREAM_BOS_ID,
         audio_stream_eos_id=AUDIO_STREAM_EOS_ID,
     )
-    torch.manual_seed(SEED)
-    with torch.device(device):
-        model = HiggsAudioV2ForConditionalGeneration(config).to(dtype).eval().requires_grad_(False)
+
+
+def _never_sample_stream_codes(model: HiggsAudioV2ForConditionalGeneration) -> None:
+    """Zero logits for stream BOS/EOS: the delay-pattern mask forces them where they belong, and a random model
+    then never samples them elsewhere, so phrases run to their frame budget instead of ending after a frame."""
     with torch.no_grad():
         model.audio_lm_head.weight.view(NUM_CODEBOOKS, CODEBOOK_SIZE + 2, -1)[:, CODEBOOK_SIZE:] = 0.0
-    return model

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,11 +70,7 @@ class Translator:
         self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
     ) -> str:
         """The whole translation of `text` (starting with `prefix`, when given), cleaned."""
-        if not text.strip():
-            return ""
-        if source == target:
-            return text.strip()
-        return clean(prefix + "".join(self.stream(text, source, target, context=context, prefix=prefix)))
+        return whole_translation(self.stream, text, source, target, context=context, prefix=prefix)
 
     def stream(
         self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
@@ -118,6 +114,23 @@ class Translator:
         """Enough tokens for any faithful translation, and a bound on a model that never stops."""
         source_tokens = len(self._tokenizer(text)["input_ids"])
         return min(self.settings.max_new_tokens, 16 + 3 * source_tokens)
+
+
+def whole_translation(
+    stream: Callable[..., Iterator[str]],
+    text: str,
+    source: str,
+    target: str,
+    *,
+    context: Sequence[Turn],
+    prefix: str,
+) -> str:
+    """Join a backend's streamed translation and clean it; blank text and the same language need no model."""
+    if not text.strip():
+        return ""
+    if source == target:
+        return text.strip()
+    return clean(prefix + "".join(stream(text, source, target, context=context, prefix=prefix)))
 
 
 _WRAPPERS = re.compile(r'^\s*["“”„«»「」『』\']+|["“”„«»「」『』\']+\s*$')

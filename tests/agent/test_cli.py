@@ -177,3 +177,14 @@ def test_realtime_paces_the_input_like_a_microphone(tmp_path, capsys):
     assert code == 0, err
     assert time.monotonic() - began >= duration - 0.05  # 20 ms frames are never fed faster than they play
     assert len(out.strip().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_bench_translate_prints_a_table_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "translate.json"
+    assert main(["bench", "translate", "--repeats", "1", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "en->de" in out and "ko->zh" in out
+    report = json.loads(path.read_text())
+    assert len(report["runs"]) == 12
+    assert report["summary"]["first_token_ms_p50"] > 0 and report["summary"]["device"].startswith("cpu")
