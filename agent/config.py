@@ -63,6 +63,7 @@ class TranslatorConfig:
     max_new_tokens: int = 256
     policy: str = TranslationSettings.policy
     context_turns: int = TranslationSettings.context_turns
+    glossary: dict[str, str] = field(default_factory=dict)  # source term -> the translation it must get
     backend: str = "local"  # local: transformers in this process; remote: an OpenAI-compatible server
     base_url: str = "http://127.0.0.1:8000/v1"  # remote only, like every key below
     api_key_env: str = "S2ST_TRANSLATOR_API_KEY"  # environment variable holding the server's API key
@@ -70,7 +71,7 @@ class TranslatorConfig:
     deadline_s: float = 30.0  # one whole reply
 
     def settings(self) -> TranslatorSettings:
-        return TranslatorSettings(max_new_tokens=self.max_new_tokens)
+        return TranslatorSettings(max_new_tokens=self.max_new_tokens, glossary=self.glossary)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,10 @@ def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
 def _value(kind: Any, value: Any, path: Path, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
         return _build(kind, value, path, f"{key}.")
+    if typing.get_origin(kind) is dict:  # only dict[str, str] so far: the glossary
+        if not isinstance(value, dict) or not all(isinstance(v, str) for item in value.items() for v in item):
+            raise ConfigError(f"{path}: {key} must map text to text (term: translation), got {value!r}.")
+        return dict(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

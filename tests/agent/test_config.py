@@ -102,3 +102,11 @@ def test_a_remote_translator_needs_no_local_weights_and_checks_its_url(tmp_path)
     bad = remote.replace("backend: remote", "backend: remote, base_url: localhost:8000")
     with pytest.raises(ConfigError, match="translator.base_url must start with http://"):
         load_config(_write(tmp_path, bad))
+
+
+def test_a_glossary_reaches_the_translator_settings_and_must_map_text_to_text(tmp_path):
+    text = MINIMAL.replace("translator: {model: c/d}", "translator: {model: c/d, glossary: {Higgs: Higgs, KI: AI}}")
+    assert load_config(_write(tmp_path, text)).translator.settings().glossary == {"Higgs": "Higgs", "KI": "AI"}
+    bad = MINIMAL.replace("translator: {model: c/d}", "translator: {model: c/d, glossary: [Higgs]}")
+    with pytest.raises(ConfigError, match="translator.glossary must map text to text"):
+        load_config(_write(tmp_path, bad))
