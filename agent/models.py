@@ -55,7 +55,7 @@ def _translator(config: Config, paths: dict, device: str, dtype: torch.dtype) ->
             deadline_s=settings.deadline_s,
             settings=settings.settings(),
         )
-    return Translator(paths["translator model"], device=device, dtype=dtype, settings=settings.settings())
+    return Translator.load(paths["translator model"], device=device, dtype=dtype, settings=settings.settings())
 
 
 def load_models(config: Config) -> Models:

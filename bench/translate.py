@@ -1,9 +1,11 @@
 """Translation benchmark: first-token latency and tokens per second of the local translator, in all 12 directions.
 
-Runs the tiny random translator (plumbing speed, not quality) through the real streaming path: each direction
-translates the same sentence with two earlier turns as context.
+Runs the translator through the real streaming path: each direction translates the same sentence with two earlier
+turns as context. `--model tiny` is the tiny random translator (plumbing speed, not quality); `--model full` a
+7B-class model (Qwen2.5-7B-Instruct sizes) with random weights, bf16 on a GPU.
 
     python bench/translate.py --json bench/results/translate_cpu_tiny.json
+    python bench/translate.py --model full --device cuda --json bench/results/translate_<gpu>_7b.json
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ CONTEXT = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s2st bench translate", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("tiny", "full"), default="tiny", help="full: 7B-class, for a GPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3, help="timed translations per direction")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     from bench import device_name
 
-    translator, model_name = _load(args.device)
+    translator, model_name = _load(args.model, args.device)
     _time(translator, "en", "de")  # warm-up
     rows = []
     for source in SENTENCES:
@@ -75,15 +78,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _load(device: str):
+def _load(which: str, device: str):
     from model.loading import resolve
     from model.translator import Translator, TranslatorSettings
 
     settings = TranslatorSettings(max_new_tokens=64)
-    translator = Translator(
-        resolve("tiny:translator", "translator model"), device=device, dtype=torch.float32, settings=settings
+    tokenizer_dir = resolve("tiny:translator", "translator model")
+    if which == "tiny":
+        translator = Translator.load(tokenizer_dir, device=device, dtype=torch.float32, settings=settings)
+        return translator, "tiny random Llama-style translator (hidden 64, 2 layers), float32"
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = Qwen2Config(  # the published sizes of Qwen2.5-7B-Instruct; random weights cost the same compute
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        eos_token_id=tokenizer.eos_token_id,
     )
-    return translator, "tiny random Llama-style translator (hidden 64, 2 layers), float32"
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Qwen2ForCausalLM(config).to(dtype).eval()
+    name = f"7B-class Qwen2 (Qwen2.5-7B-Instruct sizes) with random weights, {str(dtype).removeprefix('torch.')}"
+    return Translator(model, tokenizer, settings=settings), name
 
 
 def _time(translator, source: str, target: str) -> tuple[float, float, int]:
@@ -99,7 +120,7 @@ def _time(translator, source: str, target: str) -> tuple[float, float, int]:
             first = time.perf_counter()
     ended = time.perf_counter()
     first = first or ended
-    tokens = len(translator._tokenizer("".join(pieces), add_special_tokens=False)["input_ids"])
+    tokens = translator.count_tokens("".join(pieces))
     rate = (tokens - 1) / (ended - first) if tokens > 1 and ended > first else 0.0
     return (first - began) * 1000, rate, tokens
 

@@ -54,17 +54,24 @@ def build_messages(
 class Translator:
     """Shared chat model; generation is serialised with a lock because HF models are not re-entrant."""
 
-    def __init__(self, model_dir: Path, *, device: str, dtype: torch.dtype, settings: TranslatorSettings) -> None:
+    def __init__(self, model, tokenizer, *, settings: TranslatorSettings) -> None:
+        self.settings = settings
+        self._model = model
+        self._tokenizer = tokenizer
+        self._device = model.device
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_dir: Path, *, device: str, dtype: torch.dtype, settings: TranslatorSettings) -> Translator:
+        """Load from a local directory; a missing or broken one raises `ModelError` naming it."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.settings = settings
-        self._device = device
-        self._tokenizer = load("translator tokenizer", model_dir, AutoTokenizer.from_pretrained)
-        self._model = load(
-            "translator model", model_dir, lambda p: AutoModelForCausalLM.from_pretrained(p, dtype=dtype)
-        )
-        self._model.to(device).eval()
-        self._lock = threading.Lock()
+        tokenizer = load("translator tokenizer", model_dir, AutoTokenizer.from_pretrained)
+        model = load("translator model", model_dir, lambda p: AutoModelForCausalLM.from_pretrained(p, dtype=dtype))
+        return cls(model.to(device).eval(), tokenizer, settings=settings)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def translate(
         self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""

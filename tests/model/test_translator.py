@@ -16,7 +16,7 @@ def test_clean_keeps_only_the_translation():
 @pytest.fixture(scope="module")
 def translator():
     path = resolve("tiny:translator", "translator model")
-    return Translator(path, device="cpu", dtype=torch.float32, settings=TranslatorSettings(max_new_tokens=24))
+    return Translator.load(path, device="cpu", dtype=torch.float32, settings=TranslatorSettings(max_new_tokens=24))
 
 
 @pytest.mark.slow
