@@ -208,9 +208,20 @@ class Session:
     def _feed(self, until: int) -> None:
         """Hand the open utterance's input up to sample `until` to the ASR."""
         if until > self._fed:
-            recent = self._joined_recent()
-            self._asr.push(recent[self._fed - self._recent_from : until - self._recent_from])
+            self._asr.push(self._recent_slice(self._fed, until))
             self._fed = until
+
+    def _recent_slice(self, start: int, end: int) -> np.ndarray:
+        """Input samples [start, end), cut from the newest pieces: feeding a frame never rejoins the whole input."""
+        pieces, piece_end = [], self._heard
+        for piece in reversed(self._recent):
+            piece_start = piece_end - len(piece)
+            if piece_start < end:
+                pieces.append(piece[max(0, start - piece_start) : end - piece_start])
+            if piece_start <= start:
+                break
+            piece_end = piece_start
+        return np.concatenate(pieces[::-1]) if pieces else np.zeros(0, dtype=np.float32)
 
     async def _partial_transcript(self, utterance: _Utterance) -> None:
         """Re-decode the utterance so far; emits a caption when it changed. Failures wait for the final decode."""
@@ -234,15 +245,18 @@ class Session:
 
     async def _language_of(self, utterance: _Utterance) -> str | None:
         """The utterance's language for a partial decode; None until there is enough speech to tell."""
+        if utterance.language is not None:
+            return utterance.language
+        speech_ms = self._asr.samples * 1000 / SAMPLE_RATE
+        if not self._language.fixed and speech_ms < self._language.settings.min_speech_ms:
+            return None
+        return await asyncio.to_thread(self._choose_language, utterance, speech_ms)
+
+    def _choose_language(self, utterance: _Utterance, speech_ms: float) -> str:
+        """Decide the utterance's language once, at its first decode (detection runs in a worker thread)."""
         if utterance.language is None:
-            if self._language.fixed:
-                utterance.language = self._language.requested
-            else:
-                speech_ms = self._asr.samples * 1000 / SAMPLE_RATE
-                if speech_ms < self._language.settings.min_speech_ms:
-                    return None
-                probabilities = await asyncio.to_thread(self._models.asr.language_probabilities, self._asr.audio)
-                utterance.language = self._language.observe(probabilities, speech_ms)
+            probabilities = {} if self._language.fixed else self._models.asr.language_probabilities(self._asr.audio)
+            utterance.language = self._language.observe(probabilities, speech_ms)
         return utterance.language
 
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
@@ -266,11 +280,8 @@ class Session:
 
     def _transcribe(self, utterance: _Utterance, samples: int) -> Transcription:
         """The final decode, run in a worker thread (the language detection included)."""
-        if utterance.language is None:
-            speech_ms = min(samples, self._asr.samples) * 1000 / SAMPLE_RATE
-            probabilities = {} if self._language.fixed else self._models.asr.language_probabilities(self._asr.audio)
-            utterance.language = self._language.observe(probabilities, speech_ms)
-        return self._asr.finalize(utterance.language, samples)
+        language = self._choose_language(utterance, min(samples, self._asr.samples) * 1000 / SAMPLE_RATE)
+        return self._asr.finalize(language, samples)
 
     def _joined_recent(self) -> np.ndarray:
         """The recent input as one array; pieces are joined only when it is read, never per frame."""
