@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= tiny
 TO ?= de
 
-.PHONY: run test lint clean
+.PHONY: run sample test lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
 	@touch $(STAMP)
 
-# Until the server lands, `run` translates the bundled sample (PROFILE=default for the real models).
+# The server: open http://127.0.0.1:8765/ (PROFILE=default for the real models, PORT=… to move it).
 run: $(STAMP)
+	$(BIN)/s2st serve --profile $(PROFILE) $(if $(PORT),--port $(PORT))
+
+# The bundled sample translated to a file, no server needed.
+sample: $(STAMP)
 	@mkdir -p out
 	$(BIN)/s2st translate clients/samples/booking_en.wav --from en --to $(TO) --profile $(PROFILE) \
 		-o out/booking_$(TO).wav --captions out/booking_$(TO).json

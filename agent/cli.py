@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     translate.add_argument("--realtime", action="store_true", help="pace the input like a live microphone")
     translate.set_defaults(run=_translate)
 
+    serve = commands.add_parser("serve", help="run the server: browser page, WebSocket API, WebRTC, Twilio")
+    serve.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
+    serve.add_argument("--host", help="address to listen on (default: the profile's server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: the profile's server.port)")
+    serve.set_defaults(run=_serve)
+
     models = commands.add_parser("models", help="fetch or build models").add_subparsers(dest="action", required=True)
     pull = models.add_parser("pull", help="download a profile's models from the Hugging Face hub")
     pull.add_argument("--profile", default="default")
@@ -66,6 +72,42 @@ def _parser() -> argparse.ArgumentParser:
 def _bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.name}")
     return module.main(args.options)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from agent.models import load_models
+    from agent.server import Server
+
+    config = load_config(args.profile)
+    token = os.environ.get(config.server.token_env) or None
+    print(f"s2st: loading the models of profile '{config.name}'…", file=sys.stderr, flush=True)
+    models = load_models(config)
+
+    async def serve() -> None:
+        server = Server(models, config.server, token=token)
+        host = args.host or config.server.host
+        try:
+            await server.start(host, args.port)
+        except OSError as exc:
+            port = config.server.port if args.port is None else args.port
+            raise OSError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); stop the program using it or pick another "
+                "--port."
+            ) from exc
+        print(
+            f"s2st: serving on http://{host}:{server.port}/ (browser page), ws://{host}:{server.port}/v1/stream, "
+            f"/v1/webrtc, /v1/twilio, /healthz, /metrics; "
+            + (f"clients need the token in ${config.server.token_env}" if token else "no token needed")
+            + ". Stop with Ctrl-C or SIGTERM.",
+            file=sys.stderr,
+            flush=True,
+        )
+        await server.serve_until_signal()
+
+    asyncio.run(serve())
+    return 0
 
 
 def _translate(args: argparse.Namespace) -> int:

@@ -97,11 +97,28 @@ class TTSConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    """`s2st serve`: where it listens and the limits that keep one client from hurting the others."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token_env: str = "S2ST_TOKEN"  # environment variable holding the bearer token; unset: no token needed
+    allowed_origins: list[str] = field(default_factory=list)  # browser origins besides the server's own; "*": any
+    max_sessions: int = 32
+    max_message_bytes: int = 1_048_576  # a 10 s voice reference as base64 WAV is about 430 kB
+    max_session_s: float = 3600.0
+    send_queue_messages: int = 512  # messages waiting for a client before it counts as not reading
+    shutdown_grace_s: float = 30.0  # on SIGTERM, how long open sessions get to finish their utterance
+    ice_servers: list[dict[str, str]] = field(default_factory=list)  # WebRTC STUN/TURN: urls, username, credential
+
+
+@dataclass(frozen=True)
 class Config:
     asr: ASRConfig
     translator: TranslatorConfig
     tts: TTSConfig
     vad: VADSettings = field(default_factory=VADSettings)
+    server: ServerConfig = field(default_factory=ServerConfig)
     device: str = "auto"
     dtype: str = "auto"
     name: str = "custom"
@@ -187,6 +204,17 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
         ("tts.context_phrases", c.tts.context_phrases >= 0, "must not be negative (0 turns context off)"),
         ("tts.slots", c.tts.slots >= 1, "must be at least 1"),
         ("tts.context_tokens", c.tts.context_tokens >= 256, "must be at least 256"),
+        ("server.port", 0 <= c.server.port <= 65535, "must lie between 0 and 65535 (0: any free port)"),
+        ("server.max_sessions", c.server.max_sessions >= 1, "must be at least 1"),
+        ("server.max_message_bytes", c.server.max_message_bytes >= 4096, "must be at least 4096"),
+        ("server.max_session_s", c.server.max_session_s > 0, "must be positive"),
+        ("server.send_queue_messages", c.server.send_queue_messages >= 16, "must be at least 16"),
+        ("server.shutdown_grace_s", c.server.shutdown_grace_s >= 0, "must not be negative"),
+        (
+            "server.ice_servers",
+            all("urls" in s and set(s) <= {"urls", "username", "credential"} for s in c.server.ice_servers),
+            "entries need `urls` (stun:… or turn:…) and may have `username` and `credential`",
+        ),
     ]
 
 
@@ -216,10 +244,15 @@ def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
 def _value(kind: Any, value: Any, path: Path, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
         return _build(kind, value, path, f"{key}.")
-    if typing.get_origin(kind) is dict:  # only dict[str, str] so far: the glossary
+    if typing.get_origin(kind) is dict:  # dict[str, str]: the glossary, an ICE server
         if not isinstance(value, dict) or not all(isinstance(v, str) for item in value.items() for v in item):
-            raise ConfigError(f"{path}: {key} must map text to text (term: translation), got {value!r}.")
+            raise ConfigError(f"{path}: {key} must map text to text, got {value!r}.")
         return dict(value)
+    if typing.get_origin(kind) is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: {key} must be a list, got {value!r}.")
+        (item,) = typing.get_args(kind)
+        return [_value(item, v, path, f"{key}[{i}]") for i, v in enumerate(value)]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

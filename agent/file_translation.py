@@ -86,7 +86,7 @@ async def _feed(session: Session, audio: np.ndarray, clock: Clock, realtime: boo
             await asyncio.sleep(max(0.0, began + index * FRAME_MS / 1000 - clock.now()))
         else:
             await asyncio.sleep(0)
-        session.push(frame)
+        await session.feed(frame)
     session.end_input()
 
 

@@ -21,12 +21,14 @@ from agent.clock import Clock
 from agent.language import LanguagePolicy
 from agent.models import Models
 from agent.phrases import PhraseSplitter
-from agent.translation import TranslationPolicy, make_policy
+from agent.translation import POLICIES, TranslationPolicy, make_policy
 from model.asr import LANGUAGES, StreamingASR, Transcription
 from model.translator import Turn
 from model.tts import FAILED, MAX_FRAMES, TTSStream
 from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SAMPLE_RATE, VADEvent
+from model.voice import Voice
+from streaming.audio import resample
 from streaming.events import (
     Error,
     Event,
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGES = ("auto", *LANGUAGES)
 IDLE_HISTORY = SAMPLE_RATE  # audio kept while nobody speaks, so a start event can reach back to its pre-roll
+MAX_BACKLOG = 10 * SAMPLE_RATE  # input queued but not yet heard beyond which `feed` makes the sender wait
 
 
 class SessionError(ValueError):
@@ -80,7 +83,16 @@ class _SourceUpdate:
 
 
 class Session:
-    def __init__(self, models: Models, *, source_language: str, target_language: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        models: Models,
+        *,
+        source_language: str,
+        target_language: str,
+        clock: Clock,
+        policy: str | None = None,
+    ) -> None:
+        """`policy` is the translation policy (consecutive or simultaneous); None takes the profile's."""
         if source_language not in SOURCE_LANGUAGES:
             raise SessionError(
                 f"source language '{source_language}' is not supported; use one of {', '.join(SOURCE_LANGUAGES)}."
@@ -94,7 +106,10 @@ class Session:
                 f"the ASR model is English-only and cannot hear '{source_language}'; "
                 "use --from en (or auto), or a profile with a multilingual ASR model such as default."
             )
+        if policy is not None and policy not in POLICIES:
+            raise SessionError(f"mode '{policy}' is not supported; use one of {', '.join(POLICIES)}.")
         self._models = models
+        self._policy = policy or models.translation.policy
         self._source_language = source_language
         self._target_language = target_language
         self._clock = clock
@@ -105,6 +120,8 @@ class Session:
         self._fed = 0  # input samples of the open utterance handed to the ASR so far
         self._partial: asyncio.Task | None = None
         self._inbox: asyncio.Queue[tuple[np.ndarray, float] | None] = asyncio.Queue()
+        self._queued = 0  # input samples in the inbox
+        self._taken = asyncio.Event()  # set whenever the front task empties the inbox
         self._updates: asyncio.Queue[_SourceUpdate | None] = asyncio.Queue()
         self._turns: deque[Turn] = deque(maxlen=models.translation.context_turns or None)
         self._outbox: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -129,7 +146,22 @@ class Session:
 
     def push(self, pcm: np.ndarray) -> None:
         """Hand over 16 kHz float32 mono input; returns at once."""
+        self._queued += len(pcm)
         self._inbox.put_nowait((pcm, self._now()))
+
+    async def feed(self, pcm: np.ndarray) -> None:
+        """`push`, then wait while more than MAX_BACKLOG of input is still unheard: a client that sends faster
+        than the session hears is slowed down (its socket is read no further) instead of filling memory."""
+        self.push(pcm)
+        while self._queued > MAX_BACKLOG and self._tasks and not self._tasks[0].done():
+            self._taken.clear()
+            await self._taken.wait()
+
+    def use_voice(self, audio: np.ndarray, sample_rate: int, transcript: str) -> None:
+        """Speak every later phrase in the voice of this reference clip (float32 mono) and its transcript."""
+        assert self._speech is not None, "use_voice before start"
+        rate = self._models.tts.sample_rate
+        self._speech.voice = Voice(resample(audio, sample_rate, rate), transcript, rate)
 
     def end_input(self) -> None:
         """No more audio: finish what was heard, then end the event stream."""
@@ -166,18 +198,23 @@ class Session:
             log.exception("session front end failed")
             self._emit(Error("internal", f"speech recognition stopped: {exc}", fatal=True, at=self._now()))
         finally:
+            self._taken.set()  # a sender waiting in `feed` must not wait for a front end that is gone
             self._updates.put_nowait(None)
 
     async def _take_input(self) -> tuple[list[tuple[np.ndarray, float]], bool]:
         """Everything queued so far, so a backlog costs one VAD call instead of one per frame."""
         batch: list[tuple[np.ndarray, float]] = []
         item = await self._inbox.get()
-        while item is not None:
-            batch.append(item)
-            if self._inbox.empty():
-                return batch, False
-            item = self._inbox.get_nowait()
-        return batch, True
+        try:
+            while item is not None:
+                batch.append(item)
+                if self._inbox.empty():
+                    return batch, False
+                item = self._inbox.get_nowait()
+            return batch, True
+        finally:
+            self._queued -= sum(len(pcm) for pcm, _ in batch)
+            self._taken.set()
 
     async def _hear(self, batch: list[tuple[np.ndarray, float]]) -> None:
         for pcm, at in batch:
@@ -239,7 +276,7 @@ class Session:
                     utterance.id, partial.language, partial.committed, False, self._now(), tentative=partial.tentative
                 )
             )
-            if self._models.translation.policy == "simultaneous" and partial.committed != utterance.source_sent:
+            if self._policy == "simultaneous" and partial.committed != utterance.source_sent:
                 utterance.source_sent = partial.committed
                 self._updates.put_nowait(_SourceUpdate(utterance, partial.committed, final=False))
 
@@ -330,7 +367,7 @@ class Session:
         if utterance.policy is None:
             language = utterance.language or (utterance.transcription.language if utterance.transcription else "en")
             utterance.policy = make_policy(
-                self._models.translation.policy,
+                self._policy,
                 self._models.translator,
                 language,
                 self._target_language,
