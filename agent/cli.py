@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     translate.add_argument("-o", "--output", type=Path, required=True, help="translated speech, 24 kHz mono WAV")
     translate.add_argument("--captions", type=Path, help="write the utterances with both texts as JSON")
     translate.add_argument("--realtime", action="store_true", help="pace the input like a live microphone")
+    translate.add_argument(
+        "--voice", type=Path, metavar="REF.wav", help="speak in the voice of this clip (1-10 s) instead of the input's"
+    )
+    translate.add_argument("--voice-text", metavar="TEXT", help="the words said in the --voice clip")
     translate.set_defaults(run=_translate)
 
     serve = commands.add_parser("serve", help="run the server: browser page, WebSocket API, WebRTC, Twilio")
@@ -62,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="run a benchmark: prints a table, --json PATH writes the figures")
     bench.add_argument(
-        "name", choices=("asr", "codec", "translate", "tts", "vad"), help="which benchmark (see bench/README.md)"
+        "name",
+        choices=("asr", "codec", "load", "translate", "tts", "vad"),
+        help="which benchmark (see bench/README.md)",
     )
     bench.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options; try --help")
     bench.set_defaults(run=_bench)
@@ -114,11 +120,21 @@ def _translate(args: argparse.Namespace) -> int:
     from agent.clock import MonotonicClock
     from agent.file_translation import translate_audio
     from agent.models import load_models
+    from agent.voice import check_given
     from model.vad import SAMPLE_RATE
     from streaming.audio import read_audio, resample, write_wav
+    from streaming.native import VoiceReference
 
+    if (args.voice is None) != (args.voice_text is None):
+        raise SessionError("--voice and --voice-text go together: give the reference clip and the words said in it.")
     audio, rate = read_audio(args.input)
+    voice = VoiceReference(*read_audio(args.voice), args.voice_text) if args.voice is not None else None
     config = load_config(args.profile)
+    if voice is not None:  # before minutes of model loading
+        try:
+            check_given(len(voice.audio) / voice.sample_rate, voice.transcript, config.voice.settings())
+        except ValueError as exc:
+            raise SessionError(f"--voice {args.voice}: {exc}") from None
     for path in (args.output, args.captions):
         if path is not None and not path.parent.is_dir():
             raise AudioError(f"{path}: the folder {path.parent} does not exist; create it first.")
@@ -131,6 +147,7 @@ def _translate(args: argparse.Namespace) -> int:
             target=args.target,
             clock=MonotonicClock(),
             realtime=args.realtime,
+            voice=voice,
         )
     )
     write_wav(args.output, result.audio, result.sample_rate)

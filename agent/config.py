@@ -12,11 +12,12 @@ import yaml
 
 from agent.language import LanguageSettings
 from agent.translation import POLICIES, TranslationSettings
+from agent.voice import VoiceSettings
 from model.asr import ASRSettings
 from model.codec import CodecSettings
 from model.higgs import Sampling
 from model.translator import TranslatorSettings
-from model.tts import TTSSettings
+from model.tts import FRAMES_PER_SECOND, TTSSettings
 from model.vad import VADSettings
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -97,6 +98,31 @@ class TTSConfig:
 
 
 @dataclass(frozen=True)
+class VoiceConfig:
+    """How a session's voice reference is chosen (docs/voice.md). `default_clip` is the stock voice of
+    `voice: default` sessions, a path relative to the profile's folder; empty: the model's own voice."""
+
+    max_reference_s: float = VoiceSettings.max_reference_s
+    total_reference_s: float = VoiceSettings.total_reference_s
+    min_reference_s: float = VoiceSettings.min_reference_s
+    max_clipped_fraction: float = VoiceSettings.max_clipped_fraction
+    min_snr_db: float = VoiceSettings.min_snr_db
+    min_log_prob: float = VoiceSettings.min_log_prob
+    default_clip: str = ""
+    default_transcript: str = ""
+
+    def settings(self) -> VoiceSettings:
+        return VoiceSettings(
+            max_reference_s=self.max_reference_s,
+            total_reference_s=self.total_reference_s,
+            min_reference_s=self.min_reference_s,
+            max_clipped_fraction=self.max_clipped_fraction,
+            min_snr_db=self.min_snr_db,
+            min_log_prob=self.min_log_prob,
+        )
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """`s2st serve`: where it listens and the limits that keep one client from hurting the others."""
 
@@ -118,6 +144,7 @@ class Config:
     translator: TranslatorConfig
     tts: TTSConfig
     vad: VADSettings = field(default_factory=VADSettings)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     device: str = "auto"
     dtype: str = "auto"
@@ -156,6 +183,9 @@ def load_config(profile: str) -> Config:
         raise ConfigError(f"{path}: expected a mapping of settings at the top level.")
     data.setdefault("name", path.stem)
     config = _build(Config, data, path, "")
+    if config.voice.default_clip:  # a clip shipped with a profile sits next to it
+        clip = str(path.parent / Path(config.voice.default_clip).expanduser())
+        config = dataclasses.replace(config, voice=dataclasses.replace(config.voice, default_clip=clip))
     for key, ok, rule in _rules(config):
         if not ok:
             raise ConfigError(f"{path}: {key} {rule}.")
@@ -163,6 +193,7 @@ def load_config(profile: str) -> Config:
 
 
 def _rules(c: Config) -> list[tuple[str, bool, str]]:
+    reference_limit = c.tts.context_tokens / 2 / FRAMES_PER_SECOND
     return [
         ("device", c.device in DEVICES, f"must be one of {', '.join(DEVICES)}"),
         ("dtype", c.dtype in DTYPES, f"must be one of {', '.join(DTYPES)}"),
@@ -204,6 +235,26 @@ def _rules(c: Config) -> list[tuple[str, bool, str]]:
         ("tts.context_phrases", c.tts.context_phrases >= 0, "must not be negative (0 turns context off)"),
         ("tts.slots", c.tts.slots >= 1, "must be at least 1"),
         ("tts.context_tokens", c.tts.context_tokens >= 256, "must be at least 256"),
+        ("voice.min_reference_s", c.voice.min_reference_s > 0, "must be positive"),
+        (
+            "voice.max_reference_s",
+            c.voice.min_reference_s <= c.voice.max_reference_s <= reference_limit,
+            f"must lie between voice.min_reference_s and {reference_limit:g} s (half of tts.context_tokens at "
+            f"{FRAMES_PER_SECOND} codec frames a second, so the phrase still fits)",
+        ),
+        ("voice.total_reference_s", c.voice.total_reference_s >= 0, "must not be negative (0 pins the first clip)"),
+        ("voice.max_clipped_fraction", 0.0 <= c.voice.max_clipped_fraction <= 1.0, "must lie between 0 and 1"),
+        ("voice.min_log_prob", c.voice.min_log_prob <= 0.0, "must not be positive"),
+        (
+            "voice.default_clip",
+            not c.voice.default_clip or Path(c.voice.default_clip).is_file(),
+            "must be an audio file (a path relative to the profile's folder), or empty for the model's own voice",
+        ),
+        (
+            "voice.default_transcript",
+            bool(c.voice.default_clip) == bool(c.voice.default_transcript.strip()),
+            "must be set with voice.default_clip, and only with it: the words said in the clip",
+        ),
         ("server.port", 0 <= c.server.port <= 65535, "must lie between 0 and 65535 (0: any free port)"),
         ("server.max_sessions", c.server.max_sessions >= 1, "must be at least 1"),
         ("server.max_message_bytes", c.server.max_message_bytes >= 4096, "must be at least 4096"),

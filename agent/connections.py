@@ -59,6 +59,7 @@ class Connection:
         self._sender: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None  # closes the socket of a client that stopped reading
         self._aborted = False
+        self._closing = False
         self._counted = False
 
     async def run(self) -> None:
@@ -66,7 +67,7 @@ class Connection:
         try:
             if await self.begin():
                 await self._converse()
-            self.send(_Close(1000, ""))  # a no-op when the session already said goodbye
+            self.send(_Close(1000, ""))  # a no-op when a close is already queued
             await asyncio.wait({self._sender})
         except ConnectionClosed:
             pass
@@ -106,10 +107,15 @@ class Connection:
             self.send(message)
         self.send(_Close(refusal.close_code, refusal.code))
 
-    def open_session(self, source: str, target: str, mode: str | None) -> Session:
+    def open_session(self, source: str, target: str, mode: str | None, voice: str) -> Session:
         """Raises SessionError for options the models cannot serve; counts the session once it exists."""
         session = Session(
-            self.server.models, source_language=source, target_language=target, clock=self.server.clock, policy=mode
+            self.server.models,
+            source_language=source,
+            target_language=target,
+            clock=self.server.clock,
+            policy=mode,
+            voice=voice,
         )
         self.session = session
         self.server.connections.add(self)
@@ -120,8 +126,9 @@ class Connection:
 
     def send(self, message: str | bytes | _Close) -> None:
         """Queue a message; a client that lets the queue fill up is not reading and is let go."""
-        if self._aborted:
+        if self._aborted or self._closing:
             return
+        self._closing = isinstance(message, _Close)  # nothing after a close goes out
         try:
             self._outgoing.put_nowait(message)
         except asyncio.QueueFull:
@@ -260,7 +267,7 @@ class _JSONConnection(Connection):
             if not isinstance(event, SessionStart):
                 continue
             try:
-                self.open_session(event.source_language, event.target_language, event.mode)
+                self.open_session(event.source_language, event.target_language, event.mode, event.voice)
             except SessionError as exc:
                 self.report("invalid_field", str(exc), fatal=True)
                 self.send(_Close(1008, "invalid_field"))
@@ -276,7 +283,10 @@ class _JSONConnection(Connection):
             case InputEnd():
                 self.end_input()
             case VoiceReference(audio=audio, sample_rate=rate, transcript=transcript):
-                self.session.use_voice(audio, rate, transcript)
+                try:
+                    await self.session.use_reference(audio, rate, transcript)
+                except SessionError as exc:  # a clip too short or too long: the session goes on as it was
+                    self.report("invalid_audio", str(exc))
 
 
 class NativeConnection(_JSONConnection):
@@ -374,7 +384,8 @@ class TwilioConnection(Connection):
         self._playout: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
         self._player: asyncio.Task | None = None
 
-    async def begin(self) -> bool:
+    async def messages(self):
+        """Twilio's messages decoded; a bad one is logged and skipped (Twilio reads no errors)."""
         async for message in self.ws:
             try:
                 events = self.codec.decode(message)
@@ -382,8 +393,12 @@ class TwilioConnection(Connection):
                 self.report(exc.code, str(exc))
                 continue
             for event in events:
-                if isinstance(event, TwilioStart):
-                    return self._start(event)
+                yield event
+
+    async def begin(self) -> bool:
+        async for event in self.messages():
+            if isinstance(event, TwilioStart):
+                return self._start(event)
         return False
 
     def _start(self, start: TwilioStart) -> bool:
@@ -397,7 +412,10 @@ class TwilioConnection(Connection):
             self.refuse(Refusal("invalid_field", "set the target_language <Parameter> of the <Stream>.", 1008))
             return False
         try:
-            self.open_session(start.parameters.get("source_language", "auto"), target, start.parameters.get("mode"))
+            settings = start.parameters
+            self.open_session(
+                settings.get("source_language", "auto"), target, settings.get("mode"), settings.get("voice", "clone")
+            )
         except SessionError as exc:
             self.refuse(Refusal("invalid_field", str(exc), 1008))
             return False
@@ -406,20 +424,14 @@ class TwilioConnection(Connection):
 
     async def receive(self) -> None:
         assert self.session is not None
-        async for message in self.ws:
-            try:
-                events = self.codec.decode(message)
-            except ProtocolError as exc:
-                self.report(exc.code, str(exc))
-                continue
-            for event in events:
-                match event:
-                    case AudioIn(pcm=pcm) if self.input_open:
-                        await self.session.feed(pcm)
-                    case MarkPlayed(name=name):
-                        log.debug("twilio %s: played up to %s", self.session_id, name)
-                    case InputEnd():
-                        self.end_input()
+        async for event in self.messages():
+            match event:
+                case AudioIn(pcm=pcm) if self.input_open:
+                    await self.session.feed(pcm)
+                case MarkPlayed(name=name):
+                    log.debug("twilio %s: played up to %s", self.session_id, name)
+                case InputEnd():
+                    self.end_input()
 
     def encode(self, event: Event) -> list[str | bytes]:
         if isinstance(event, SpeechChunk):

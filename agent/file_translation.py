@@ -13,6 +13,7 @@ from agent.session import Session
 from model.vad import SAMPLE_RATE
 from streaming.audio import frames
 from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
+from streaming.native import VoiceReference
 
 FRAME_MS = 20
 GAP_S = 0.3  # least silence between two translated utterances in the output file
@@ -44,10 +45,21 @@ class FileTranslation:
 
 
 async def translate_audio(
-    models: Models, audio: np.ndarray, *, source: str, target: str, clock: Clock, realtime: bool = False
+    models: Models,
+    audio: np.ndarray,
+    *,
+    source: str,
+    target: str,
+    clock: Clock,
+    realtime: bool = False,
+    voice: VoiceReference | None = None,
 ) -> FileTranslation:
-    """`audio` is 16 kHz float32 mono. With `realtime`, frames are paced like a live microphone."""
+    """`audio` is 16 kHz float32 mono. With `realtime`, frames are paced like a live microphone. `voice` is a
+    reference clip to speak in from the start; without one the speaker's voice is captured as they talk.
+    Raises SessionError for a reference that cannot serve."""
     session = Session(models, source_language=source, target_language=target, clock=clock)
+    if voice is not None:
+        await session.use_reference(voice.audio, voice.sample_rate, voice.transcript)
     session.start()
     feeder = asyncio.create_task(_feed(session, audio, clock, realtime))
     captions: dict[int, Caption] = {}

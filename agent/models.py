@@ -10,12 +10,15 @@ import torch
 from agent.config import Config, ConfigError
 from agent.language import LanguageSettings
 from agent.translation import TranslationSettings
+from agent.voice import VoiceSettings, given_voice
 from model.asr import WhisperASR
 from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
 from model.remote_translator import RemoteTranslator
 from model.translator import Translator
 from model.tts import HiggsTTS
 from model.vad import SileroVAD, VADSettings
+from model.voice import Voice
+from streaming.audio import read_audio
 
 
 @dataclass
@@ -27,6 +30,8 @@ class Models:
     tts: HiggsTTS
     language_settings: LanguageSettings = field(default_factory=LanguageSettings)
     translation: TranslationSettings = field(default_factory=TranslationSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    default_voice: Voice | None = None  # the stock voice of `voice: default` sessions; None: the model's own
 
 
 def pick_device(config: Config) -> str:
@@ -73,14 +78,31 @@ def load_models(config: Config) -> Models:
         )
     device = pick_device(config)
     dtype = pick_dtype(config, device)
+    asr = WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(device))
+    translator = _translator(config, paths, device, dtype)
+    tts = HiggsTTS.load(
+        paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
+    )
     return Models(
         vad=SileroVAD(),
         vad_settings=config.vad,
-        asr=WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(device)),
-        translator=_translator(config, paths, device, dtype),
-        tts=HiggsTTS.load(
-            paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
-        ),
+        asr=asr,
+        translator=translator,
+        tts=tts,
         language_settings=config.asr.language_settings(),
         translation=TranslationSettings(config.translator.policy, config.translator.context_turns),
+        voice=config.voice.settings(),
+        default_voice=_default_voice(config, tts.sample_rate),
     )
+
+
+def _default_voice(config: Config, rate: int) -> Voice | None:
+    """The profile's stock voice clip, checked like a client's reference; None when the profile has none."""
+    clip = config.voice.default_clip
+    if not clip:
+        return None
+    try:
+        audio, clip_rate = read_audio(clip)
+        return given_voice(audio, clip_rate, config.voice.default_transcript, config.voice.settings(), rate)
+    except ValueError as exc:  # an unreadable file (AudioError) or a clip that cannot serve
+        raise ConfigError(f"profile '{config.name}': voice.default_clip {clip}: {exc}") from exc

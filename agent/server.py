@@ -33,6 +33,7 @@ STATIC = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
+PING_TIMEOUT_S = 60  # a client silent this long after a ping is gone; generous, so a busy CPU is not taken for one
 ROUTES: dict[str, type[Connection]] = {
     "/v1/stream": NativeConnection,
     "/v1/webrtc": WebRTCConnection,
@@ -66,6 +67,7 @@ class Server:
             # Headroom above the limit, so an oversize message is answered with an error instead of a closed socket.
             max_size=4 * self.config.max_message_bytes,
             compression=None,  # audio does not compress; deflate would only cost CPU
+            ping_timeout=PING_TIMEOUT_S,
         )
 
     async def serve_until_signal(self) -> None:

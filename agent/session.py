@@ -5,6 +5,11 @@ back task translates finished utterances in order and hands each translation to 
 stream, and the voice task passes the stream's chunks on as they are decoded, so a long translation
 never stops the session from hearing the next utterance, and speech leaves while it is still being
 generated. Model compute runs in worker threads (the TTS on the shared generator's thread).
+
+The voice reference (agent/voice.py) is decided when an utterance's final transcript is in, before its
+translation is queued, so with the consecutive policy every phrase of an utterance, the first one included,
+speaks in a reference that already holds that utterance. With the simultaneous policy phrases leave before the
+utterance ends: those speak in the reference as it was then (the model's own voice before the first one).
 """
 
 from __future__ import annotations
@@ -22,13 +27,12 @@ from agent.language import LanguagePolicy
 from agent.models import Models
 from agent.phrases import PhraseSplitter
 from agent.translation import POLICIES, TranslationPolicy, make_policy
+from agent.voice import MODES, Reference, VoicePolicy, given_voice, measure
 from model.asr import LANGUAGES, StreamingASR, Transcription
 from model.translator import Turn
 from model.tts import FAILED, MAX_FRAMES, TTSStream
 from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SAMPLE_RATE, VADEvent
-from model.voice import Voice
-from streaming.audio import resample
 from streaming.events import (
     Error,
     Event,
@@ -38,6 +42,7 @@ from streaming.events import (
     SpeechStarted,
     Transcript,
     Translation,
+    VoiceUpdated,
 )
 
 log = logging.getLogger(__name__)
@@ -91,8 +96,10 @@ class Session:
         target_language: str,
         clock: Clock,
         policy: str | None = None,
+        voice: str = "clone",
     ) -> None:
-        """`policy` is the translation policy (consecutive or simultaneous); None takes the profile's."""
+        """`policy` is the translation policy (consecutive or simultaneous); None takes the profile's. `voice` is
+        clone (the speaker's own, captured from their speech) or default (the profile's stock voice)."""
         if source_language not in SOURCE_LANGUAGES:
             raise SessionError(
                 f"source language '{source_language}' is not supported; use one of {', '.join(SOURCE_LANGUAGES)}."
@@ -108,6 +115,10 @@ class Session:
             )
         if policy is not None and policy not in POLICIES:
             raise SessionError(f"mode '{policy}' is not supported; use one of {', '.join(POLICIES)}.")
+        if voice not in MODES:
+            raise SessionError(
+                f"voice '{voice}' is not supported; use clone (the speaker's own voice) or default (the server's)."
+            )
         self._models = models
         self._policy = policy or models.translation.policy
         self._source_language = source_language
@@ -135,9 +146,13 @@ class Session:
         self._tasks: list[asyncio.Task] = []
         self._speech: TTSStream | None = None
         self._speaking: dict[tuple[int, int], _Utterance] = {}  # text span in the TTS stream -> utterance
+        self._voices = VoicePolicy(models.voice, voice, models.default_voice)
+        if self._voices.current is not None:
+            self._announce(self._voices.current)
 
     def start(self) -> None:
-        self._speech = self._models.tts.open(None, self._target_language)
+        reference = self._voices.current
+        self._speech = self._models.tts.open(reference.voice if reference else None, self._target_language)
         self._tasks = [
             asyncio.create_task(self._front()),
             asyncio.create_task(self._back()),
@@ -157,11 +172,15 @@ class Session:
             self._taken.clear()
             await self._taken.wait()
 
-    def use_voice(self, audio: np.ndarray, sample_rate: int, transcript: str) -> None:
-        """Speak every later phrase in the voice of this reference clip (float32 mono) and its transcript."""
-        assert self._speech is not None, "use_voice before start"
-        rate = self._models.tts.sample_rate
-        self._speech.voice = Voice(resample(audio, sample_rate, rate), transcript, rate)
+    async def use_reference(self, audio: np.ndarray, sample_rate: int, transcript: str) -> None:
+        """Speak every later phrase in the voice of this clip (float32 mono) and its transcript, for the rest of
+        the session: speech captured later never replaces it. Raises SessionError for a clip that cannot serve."""
+        settings, rate = self._models.voice, self._models.tts.sample_rate
+        try:
+            voice = await asyncio.to_thread(given_voice, audio, sample_rate, transcript, settings, rate)
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        self._adopt(self._voices.use(voice))
 
     def end_input(self) -> None:
         """No more audio: finish what was heard, then end the event stream."""
@@ -177,8 +196,10 @@ class Session:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._voices.close()
         if self._speech is not None:
             await self._speech.aclose()
+            self._speech.voice = None  # the reference's audio and codes go with the session
 
     def _now(self) -> float:
         return self._clock.now() - self._origin
@@ -303,6 +324,8 @@ class Session:
         if self._partial is not None:
             await asyncio.gather(self._partial, return_exceptions=True)  # the ASR decodes one thing at a time
             self._partial = None
+        start = max(utterance.start_sample, self._recent_from)
+        heard = self._recent_slice(start, end_sample) if self._voices.listening else None
         self._forget_before(end_sample)
         began = self._now()
         t = await self._stage("asr_failed", utterance, self._transcribe, utterance, end_sample - utterance.fed_from)
@@ -313,7 +336,29 @@ class Session:
         utterance.asr_ms = (self._now() - began) * 1000
         self._emit(Transcript(utterance.id, t.language, t.text, final=True, at=self._now()))
         if t.text:
+            if heard is not None:
+                await self._capture(utterance, heard, start, t)
             self._updates.put_nowait(_SourceUpdate(utterance, t.text, final=True))
+
+    async def _capture(self, utterance: _Utterance, heard: np.ndarray, start: int, t: Transcription) -> None:
+        """Offer the utterance as the voice reference, before its translation is queued (a few ms)."""
+        clip = await asyncio.to_thread(measure, heard, start, SAMPLE_RATE, self._models.tts.sample_rate)
+        reference = self._voices.offer(clip, t.text, t.log_prob, utterance.id)
+        if reference is not None:
+            self._adopt(reference)
+
+    def _adopt(self, reference: Reference) -> None:
+        """Speak in a new reference from the next phrase on (the stream encodes it at once) and say so."""
+        if self._speech is not None:
+            self._speech.voice = reference.voice
+        self._announce(reference)
+
+    def _announce(self, reference: Reference) -> None:
+        self._emit(
+            VoiceUpdated(
+                reference.duration_s, reference.voice.transcript, reference.source, self._now(), reference.utterance_id
+            )
+        )
 
     def _transcribe(self, utterance: _Utterance, samples: int) -> Transcription:
         """The final decode, run in a worker thread (the language detection included)."""

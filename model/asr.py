@@ -31,8 +31,12 @@ class ASRSettings:
 
 @dataclass(frozen=True)
 class Transcription:
+    """`log_prob` is whisper's mean log-probability per token of the decode that gave the text (0.0 when nothing
+    was decoded): low when the words are a guess, as over two overlapping voices."""
+
     text: str
     language: str
+    log_prob: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,11 @@ class WhisperASR:
             condition_on_previous_text=False,
             without_timestamps=True,
         )
-        kept = [segment.text.strip() for segment in segments if not _silence_phrase(segment)]
-        return Transcription(text=join_words(drop_loops(split_words(" ".join(kept)))), language=language)
+        kept = [segment for segment in segments if not _silence_phrase(segment)]
+        tokens = sum(len(segment.tokens) for segment in kept)
+        log_prob = sum(segment.avg_logprob * len(segment.tokens) for segment in kept) / tokens if tokens else 0.0
+        text = join_words(drop_loops(split_words(" ".join(segment.text.strip() for segment in kept))))
+        return Transcription(text=text, language=language, log_prob=log_prob)
 
 
 def _silence_phrase(segment) -> bool:
@@ -250,10 +257,13 @@ class StreamingASR:
         """The final transcript of the first `samples` pushed samples (all by default); then start afresh."""
         audio = self.audio[:samples]
         words = list(self._committed)
+        log_prob = 0.0
         if len(audio) >= SAMPLE_RATE // 10:
-            words += self._tail(split_words(self._model.transcribe(audio, language).text))
+            decoded = self._model.transcribe(audio, language)
+            words += self._tail(split_words(decoded.text))
+            log_prob = decoded.log_prob
         self.reset()
-        return Transcription(text=join_words(words), language=language)
+        return Transcription(text=join_words(words), language=language, log_prob=log_prob)
 
     def _tail(self, words: list[str]) -> list[str]:
         """The words of a hypothesis after the committed ones.

@@ -154,7 +154,6 @@ class TTSStream:
 
     def __init__(self, tts: HiggsTTS, voice: Voice | None, language: str) -> None:
         self.tts = tts
-        self.voice = voice
         self.language = language
         self.text = ""  # every flushed phrase, separated by one space; `text_span`s index into it
         self._pending = ""
@@ -164,7 +163,26 @@ class TTSStream:
         self._current: Request | None = None
         self._closed = False
         self._loop = asyncio.get_running_loop()
+        self._encoding: asyncio.Task | None = None
+        self.voice = voice
         self._pump = self._loop.create_task(self._speak_all())
+
+    @property
+    def voice(self) -> Voice | None:
+        return self._voice
+
+    @voice.setter
+    def voice(self, voice: Voice | None) -> None:
+        """Speak in `voice` from the next phrase on. Its codes are encoded now in a worker thread, so that phrase
+        does not wait for them; the context phrases spoken in the old voice are dropped, or they would pull the
+        next phrase back towards it."""
+        self._voice = voice
+        self._history.clear()
+        self._encoding = None
+        if voice is not None:
+            self._encoding = self._loop.create_task(asyncio.to_thread(_encode, voice, self.tts.codec))
+            # a failure is reported by the phrases, which encode again and fail with the reason
+            self._encoding.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     def push_text(self, text: str) -> None:
         """Add text to the phrase being collected; nothing is spoken before `flush`."""
@@ -206,8 +224,10 @@ class TTSStream:
         """Stop at once and wait for the stream's task (session teardown)."""
         self.cancel()
         self.close()
-        self._pump.cancel()
-        await asyncio.gather(self._pump, return_exceptions=True)
+        tasks = [self._pump] if self._encoding is None else [self._pump, self._encoding]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._current is not None:
             self.tts.generator.cancel(self._current)
 
@@ -225,9 +245,9 @@ class TTSStream:
     async def _speak(self, span: tuple[int, int]) -> None:
         tts = self.tts
         text = self.text[span[0] : span[1]]
-        voice = None
-        if self.voice is not None:
-            voice = (self.voice.transcript, await asyncio.to_thread(self.voice.codes, tts.codec))
+        speaker, voice = self.voice, None
+        if speaker is not None:
+            voice = (speaker.transcript, await asyncio.to_thread(speaker.codes, tts.codec))
         budget = max_frames(text)
         context = list(self._history)
         prompt = build_prompt(tts.tokenizer, tts.model.config, text, voice=voice, context=context)
@@ -266,7 +286,7 @@ class TTSStream:
                 pcm = await asyncio.to_thread(decoder.finish)
                 if end == MAX_FRAMES:
                     log.warning("TTS phrase cut off after %d frames (babbling guard): %r", budget, text)
-                elif frames:
+                elif frames and self.voice is speaker:  # a phrase in a voice since replaced is no context
                     self._history.append((text, torch.cat(frames)))
                 if not request.cancelled:
                     self._put(SpeechChunk(pcm, tts.sample_rate, span, emitted // tts.hop_length, end))
@@ -288,6 +308,11 @@ async def _take(arrivals: asyncio.Queue) -> tuple[list[torch.Tensor], str | None
     frames = [item for item in items if isinstance(item, torch.Tensor)]
     ends = [item for item in items if isinstance(item, str)]
     return frames, (ends[0] if ends else None)
+
+
+def _encode(voice: Voice, codec: HiggsAudioV2TokenizerModel) -> None:
+    """Fill the voice's codes cache; returns nothing, so no finished task keeps the codes alive."""
+    voice.codes(codec)
 
 
 def _drain(queue: asyncio.Queue) -> None:

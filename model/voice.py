@@ -12,7 +12,8 @@ from transformers import HiggsAudioV2TokenizerModel
 
 @dataclass(eq=False)
 class Voice:
-    """Mono float32 `audio` at `sample_rate` (the codec's rate, 24 kHz) and its `transcript`.
+    """Mono float32 `audio` at `sample_rate` (the codec's rate, 24 kHz) and its `transcript`, in the language
+    spoken in the clip whatever language the phrases are in (Higgs' cross-lingual prompt, see agent/voice.py).
 
     Higgs clones a voice from the reference's codes placed in the prompt; they are encoded once, on first use,
     and kept here for every later phrase of the session.

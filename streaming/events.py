@@ -71,6 +71,18 @@ class SpeechChunk:
 
 
 @dataclass(frozen=True)
+class VoiceUpdated:
+    """The voice the translation speaks in changed: `source` is captured (from the speaker's own speech, last from
+    utterance `utterance_id`), explicit (a clip the client gave) or default (the server's stock voice)."""
+
+    duration_s: float
+    transcript: str
+    source: str
+    at: float
+    utterance_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Error:
     code: str
     message: str
@@ -88,4 +100,4 @@ class Metrics:
     at: float = 0.0
 
 
-Event = AudioIn | SpeechStarted | SpeechEnded | Transcript | Translation | SpeechChunk | Error | Metrics
+Event = AudioIn | SpeechStarted | SpeechEnded | Transcript | Translation | SpeechChunk | VoiceUpdated | Error | Metrics

@@ -24,6 +24,7 @@ from streaming.events import (
     SpeechStarted,
     Transcript,
     Translation,
+    VoiceUpdated,
 )
 
 SESSION_RATE = 16000
@@ -257,6 +258,12 @@ class NativeCodec:
                 ]
             case SpeechChunk():
                 return self._encode_chunk(event)
+            case VoiceUpdated():
+                voice = {"type": "voice.updated"}
+                if event.utterance_id is not None:  # a captured voice names the utterance it was last taken from
+                    voice["utterance_id"] = event.utterance_id
+                voice |= {"duration_s": round(event.duration_s, 2), "transcript": event.transcript}
+                return [_dumps(voice | {"source": event.source})]
             case Metrics():
                 figures = {name: round(value, 1) for name, value in event.figures.items()}
                 return [_dumps({"type": "metrics", "utterance_id": event.utterance_id, **figures})]

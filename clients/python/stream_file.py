@@ -113,12 +113,14 @@ async def stream_file(
     realtime: bool = True,
     voice_reference: tuple[bytes, str] | None = None,
     on_message: Callable[[dict], None] | None = None,
+    frame_ms: int = FRAME_MS,
 ) -> StreamResult:
     """Run one session: send `audio` (float32 mono at `sample_rate`) while receiving, until the server closes.
 
     `voice_reference` is (WAV file bytes, its transcript) for the voice to speak in; `on_message` sees every
-    JSON message as it arrives (live captions). A fatal `error` from the server stops the sending and ends
-    the session; it is in `result.errors`, not raised. Raises StreamError when the connection fails.
+    JSON message as it arrives (live captions); `frame_ms` is the audio per binary message. A fatal `error`
+    from the server stops the sending and ends the session; it is in `result.errors`, not raised. Raises
+    StreamError when the connection fails.
     """
     if sample_rate not in INPUT_RATES:
         raise ValueError(f"sample rate {sample_rate} Hz is not one the server takes; resample to one of {INPUT_RATES}.")
@@ -140,7 +142,7 @@ async def stream_file(
                 wav, transcript = voice_reference
                 reference = {"audio": base64.b64encode(wav).decode("ascii"), "transcript": transcript}
                 await ws.send(json.dumps({"type": "voice.reference", **reference}))
-            sender = asyncio.create_task(_send_audio(ws, _pcm16(audio), sample_rate, realtime))
+            sender = asyncio.create_task(_send_audio(ws, _pcm16(audio), sample_rate, realtime, frame_ms))
             try:
                 await _receive(ws, url, result, sender, on_message)
             finally:
@@ -177,17 +179,17 @@ def _pcm16(audio: np.ndarray) -> bytes:
     return np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
-async def _send_audio(ws: ClientConnection, pcm: bytes, sample_rate: int, realtime: bool) -> None:
-    """Send 20 ms frames like a live microphone would, then input.end; the last frame is padded with silence
+async def _send_audio(ws: ClientConnection, pcm: bytes, sample_rate: int, realtime: bool, frame_ms: int) -> None:
+    """Send frames like a live microphone would, then input.end; the last frame is padded with silence
     because servers size their buffers by whole frames."""
-    size = sample_rate * FRAME_MS // 1000 * 2
+    size = sample_rate * frame_ms // 1000 * 2
     if len(pcm) % size:
         pcm += bytes(size - len(pcm) % size)
     loop = asyncio.get_running_loop()
     began = loop.time()
     try:
         for index, offset in enumerate(range(0, len(pcm), size)):
-            delay = began + index * FRAME_MS / 1000 - loop.time() if realtime else 0.0
+            delay = began + index * frame_ms / 1000 - loop.time() if realtime else 0.0
             await asyncio.sleep(max(0.0, delay))  # also yields to the receiver with --fast
             await ws.send(pcm[offset : offset + size])
         await ws.send(json.dumps({"type": "input.end"}))

@@ -210,7 +210,12 @@
       case "voice.updated": {
         const seconds = typeof msg.duration_s === "number" ? `${msg.duration_s.toFixed(1)} s` : "a clip";
         const said = msg.transcript ? `: “${msg.transcript}”` : "";
-        ui.status.textContent = `Your voice was captured from ${seconds}${said}`;
+        const text = {
+          captured: `Your voice was captured from ${seconds}${said}`,
+          explicit: `Speaking in the voice of your reference clip (${seconds})`,
+          default: "Speaking in the server's default voice",
+        };
+        ui.status.textContent = text[msg.source] || text.captured;
         break;
       }
       case "error":

@@ -188,3 +188,42 @@ def test_bench_translate_prints_a_table_and_writes_json(tmp_path, capsys):
     report = json.loads(path.read_text())
     assert len(report["runs"]) == 12
     assert report["summary"]["first_token_ms_p50"] > 0 and report["summary"]["device"].startswith("cpu")
+
+
+def test_serve_answers_health_checks_and_stops_in_order_on_sigterm():
+    """The command `make run` starts, as its own process: it listens, serves the page, and exits 0 on SIGTERM."""
+    import re
+    import signal
+    import urllib.request
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", "--profile", "tiny", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if match := re.search(r"serving on (http://127\.0\.0\.1:\d+/)", line):
+                break
+        else:
+            pytest.fail(f"s2st serve exited with {server.wait()} before listening")
+        with urllib.request.urlopen(match.group(1) + "healthz", timeout=10) as response:
+            assert response.read() == b"ok\n"
+        with urllib.request.urlopen(match.group(1), timeout=10) as response:
+            assert b"app.js" in response.read()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code = main(["serve", "--profile", "tiny", "--port", str(taken.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot listen on 127.0.0.1:" in err and "another --port" in err

@@ -110,3 +110,23 @@ def test_a_glossary_reaches_the_translator_settings_and_must_map_text_to_text(tm
     bad = MINIMAL.replace("translator: {model: c/d}", "translator: {model: c/d, glossary: [Higgs]}")
     with pytest.raises(ConfigError, match="translator.glossary must map text to text"):
         load_config(_write(tmp_path, bad))
+
+
+def test_server_limits_lists_and_ice_servers_are_read_and_checked(tmp_path):
+    text = MINIMAL + (
+        "server: {port: 9000, allowed_origins: ['https://demo.example'], max_sessions: 4,\n"
+        "         ice_servers: [{urls: 'turn:turn.example:3478', username: u, credential: p}]}\n"
+    )
+    server = load_config(_write(tmp_path, text)).server
+    assert server.port == 9000 and server.max_sessions == 4
+    assert server.allowed_origins == ["https://demo.example"]
+    assert server.ice_servers == [{"urls": "turn:turn.example:3478", "username": "u", "credential": "p"}]
+    for extra, message in (
+        ("server: {allowed_origins: https://x.example}\n", "server.allowed_origins must be a list"),
+        ("server: {allowed_origins: [3]}\n", r"server.allowed_origins\[0\] must be a str"),
+        ("server: {ice_servers: [{url: 'stun:x'}]}\n", "entries need `urls`"),
+        ("server: {max_sessions: 0}\n", "server.max_sessions must be at least 1"),
+        ("server: {port: 70000}\n", "server.port must lie between 0 and 65535"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(_write(tmp_path, MINIMAL + extra))

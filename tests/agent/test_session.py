@@ -14,7 +14,16 @@ from model.higgs import EOS, HiggsGenerator
 from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
 from streaming.audio import frames, read_audio
-from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
+from streaming.events import (
+    Error,
+    Metrics,
+    SpeechChunk,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+    Translation,
+    VoiceUpdated,
+)
 from tests.helpers import LONG_EN, SPEECH, ScriptedClock, english_references, word_error_rate
 
 TTS_RATE = 24000
@@ -119,9 +128,9 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
     models = _models(clock)
     events = await _run(models, audio, clock)
-    kinds = [type(e) for e in events]
-    assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, SpeechChunk, Metrics]
-    started, ended, transcript, translation, chunk, last, metrics = events
+    kinds = [SpeechStarted, SpeechEnded, Transcript, VoiceUpdated, Translation, SpeechChunk, SpeechChunk, Metrics]
+    assert [type(e) for e in events] == kinds  # the utterance became the voice reference before it was translated
+    started, ended, transcript, voice, translation, chunk, last, metrics = events
 
     pushed = len(list(frames(audio, 16000))) * 0.02
     assert started.at == pytest.approx((int(started.audio_time * 16000) // 320 + 1) * 0.02)
@@ -129,6 +138,7 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     speech_end = 0.5 + len(speech) / 16000
     assert 0.4 <= started.audio_time < ended.audio_time - 1.0 and ended.audio_time <= speech_end + 0.1
     assert transcript.text == "sentence 1" and transcript.final and transcript.language == "en"
+    assert voice.source == "captured" and voice.transcript == "sentence 1" and voice.utterance_id == 1
     assert translation.text == "de: sentence 1" and translation.language == "de"
     assert models.tts.spoken == [("de: sentence eins", "de")]  # phrases reach the TTS speakable
     assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE // 2 and chunk.at == pytest.approx(pushed + 0.6)
@@ -155,7 +165,8 @@ async def test_five_utterances_each_flow_through_every_stage_in_order():
     events = await _run(models, audio, clock, target="ko")
     by_utterance = {}
     for event in events:
-        by_utterance.setdefault(event.utterance_id, []).append(type(event))
+        if not isinstance(event, VoiceUpdated):  # tests/agent/test_voice.py follows those
+            by_utterance.setdefault(event.utterance_id, []).append(type(event))
     assert sorted(by_utterance) == [1, 2, 3, 4, 5]
     for kinds in by_utterance.values():
         assert kinds == [SpeechStarted, SpeechEnded, Transcript, Translation, SpeechChunk, SpeechChunk, Metrics]

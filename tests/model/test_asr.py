@@ -143,13 +143,26 @@ def test_an_unchanged_hypothesis_gives_no_new_partial_and_finalize_can_cut_the_t
 
 @pytest.mark.slow
 def test_silence_phrases_are_dropped_only_when_whisper_doubts_speech(asr, monkeypatch):
-    class Segment:
-        def __init__(self, text, no_speech_prob):
-            self.text, self.no_speech_prob = text, no_speech_prob
-
     segments = [Segment(" Thank you.", 0.7), Segment(" Thank you.", 0.05), Segment(" Bye!", 0.4)]
     monkeypatch.setattr(asr._model, "transcribe", lambda *args, **kwargs: (iter(segments), None))
     assert asr.transcribe(np.zeros(16000, dtype=np.float32), "en").text == "Thank you."
+
+
+class Segment:
+    """What faster-whisper yields, as far as `transcribe` reads it."""
+
+    def __init__(self, text, no_speech_prob, avg_logprob=-0.2, tokens=3):
+        self.text, self.no_speech_prob, self.avg_logprob, self.tokens = text, no_speech_prob, avg_logprob, [0] * tokens
+
+
+@pytest.mark.slow
+def test_log_prob_is_the_token_weighted_mean_of_the_kept_segments(asr, monkeypatch):
+    segments = [Segment(" Good", 0.1, -0.1, 3), Segment(" morning.", 0.1, -0.5, 1), Segment(" Bye!", 0.9, -3.0, 2)]
+    monkeypatch.setattr(asr._model, "transcribe", lambda *args, **kwargs: (iter(segments), None))
+    heard = asr.transcribe(np.zeros(16000, dtype=np.float32), "en")
+    assert heard.text == "Good morning." and heard.log_prob == pytest.approx((3 * -0.1 + -0.5) / 4)
+    monkeypatch.setattr(asr._model, "transcribe", lambda *args, **kwargs: (iter([]), None))
+    assert asr.transcribe(np.zeros(16000, dtype=np.float32), "en").log_prob == 0.0
 
 
 @pytest.mark.slow

@@ -163,6 +163,50 @@ async def test_voice_and_the_last_phrases_are_the_prompt_context(tiny: dict[str,
 
 
 @pytest.mark.slow
+async def test_a_new_voice_is_encoded_at_once_and_drops_the_context_of_the_old_one(
+    tiny: dict[str, Path], monkeypatch
+) -> None:
+    tts = _load(tiny["higgs"], tiny["audio_tokenizer"], TTSSettings(context_phrases=2))
+    prompts = []
+    submit = HiggsGenerator.submit
+    monkeypatch.setattr(
+        HiggsGenerator,
+        "submit",
+        lambda generator, request: (prompts.append(request.prompt), submit(generator, request)),
+    )
+    first, second = _voice(1.0), _voice(2.0)
+    hook = tts.model.register_forward_hook(EndsAfter(steps=14), with_kwargs=True)
+    try:
+        stream = tts.open(first, "en")
+        stream.push_text("One.")
+        stream.flush()
+        spoken = aiter(stream)
+        chunks = [await anext(spoken)]
+        while chunks[-1].end is None:
+            chunks.append(await anext(spoken))
+        stream.voice = second
+        for _ in range(100):  # encoded in a worker thread before any phrase asks for it
+            if second._codes is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert second._codes is not None
+        for text in ("Two.", "Three."):
+            stream.push_text(text)
+            stream.flush()
+        stream.close()
+        chunks += [chunk async for chunk in spoken]
+    finally:
+        hook.remove()
+        tts.close()
+    assert [chunk.end for chunk in chunks if chunk.end] == ["eos"] * 3
+    config = tts.model.config
+    reference = delayed(second.codes(tts.codec), config)
+    assert torch.equal(prompts[0].audio_ids, delayed(first.codes(tts.codec), config))
+    assert torch.equal(prompts[1].audio_ids, reference)  # phrase one, in the old voice, is no context
+    assert len(prompts[2].audio_ids) > len(reference)  # phrase two, in the new voice, is
+
+
+@pytest.mark.slow
 async def test_a_voice_at_the_wrong_rate_fails_its_phrases_with_the_fix(tts: HiggsTTS) -> None:
     voice = Voice(np.zeros(16000, dtype=np.float32), "Hello.", sample_rate=16000)
     chunks = await speak(tts, "Eins.", "Zwei.", voice=voice)

@@ -16,6 +16,7 @@ from streaming.events import (
     SpeechStarted,
     Transcript,
     Translation,
+    VoiceUpdated,
 )
 from streaming.native import (
     AudioFormat,
@@ -172,6 +173,18 @@ def test_metrics_round_to_a_tenth():
     figures = {"ttfa_ms": 812.345, "tts_rtf": 0.4321, "tts_cut_off": 1.0}
     assert codec.encode(Metrics(2, figures, at=3.0)) == [
         '{"type":"metrics","utterance_id":2,"ttfa_ms":812.3,"tts_rtf":0.4,"tts_cut_off":1.0}'
+    ]
+
+
+def test_voice_updates_name_their_utterance_when_captured():
+    codec = started()
+    captured = VoiceUpdated(6.4567, "And Mr. John Dashwood had then leisure", "captured", at=8.0, utterance_id=1)
+    assert codec.encode(captured) == [
+        '{"type":"voice.updated","utterance_id":1,"duration_s":6.46,"transcript":"And Mr. John Dashwood had then '
+        'leisure","source":"captured"}'
+    ]
+    assert codec.encode(VoiceUpdated(3.0, "你好，我是安娜。", "explicit", at=0.5)) == [
+        '{"type":"voice.updated","duration_s":3.0,"transcript":"你好，我是安娜。","source":"explicit"}'
     ]
 
 
