@@ -35,6 +35,12 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "s2st_event_loop_lag_seconds",
+            "How late the server's event loop runs a timer: high values mean sockets and sessions wait for the CPU.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
         self.tts_rtf = Histogram(
             "s2st_tts_rtf", "TTS compute seconds per second of speech.", buckets=RTF_BUCKETS, registry=self.registry
         )

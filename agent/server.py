@@ -33,6 +33,7 @@ STATIC = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
+LOOP_PROBE_S = 0.25
 PING_TIMEOUT_S = 60  # a client silent this long after a ping is gone; generous, so a busy CPU is not taken for one
 ROUTES: dict[str, type[Connection]] = {
     "/v1/stream": NativeConnection,
@@ -52,6 +53,7 @@ class Server:
         self.connections: set[Connection] = set()
         self._ws: WebSocketServer | None = None
         self._closing = False
+        self._watch: asyncio.Task | None = None
 
     @property
     def port(self) -> int:
@@ -69,6 +71,7 @@ class Server:
             compression=None,  # audio does not compress; deflate would only cost CPU
             ping_timeout=PING_TIMEOUT_S,
         )
+        self._watch = asyncio.create_task(self._watch_loop())
 
     async def serve_until_signal(self) -> None:
         """Serve until SIGTERM or SIGINT, then shut down in order."""
@@ -94,6 +97,19 @@ class Server:
             await asyncio.wait(running, timeout=self.config.shutdown_grace_s)
         self._ws.close()  # whatever did not finish in time is cut off (close code 1001)
         await self._ws.wait_closed()
+        if self._watch is not None:
+            self._watch.cancel()
+
+    async def _watch_loop(self) -> None:
+        """Measure how late the event loop wakes up; a stalled loop is what drops connections under load."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_PROBE_S
+            await asyncio.sleep(LOOP_PROBE_S)
+            lag = loop.time() - due
+            self.metrics.loop_lag.observe(lag)
+            if lag > 1.0:
+                log.warning("the event loop ran %.1f s late: the CPU is overloaded, sessions will lag", lag)
 
     def refusal(self, request: Request, *, token: str | None = None) -> Refusal | None:
         """Why a new session may not start, or None. `token` is one the route found in its own messages."""

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGES = ("auto", *LANGUAGES)
 IDLE_HISTORY = SAMPLE_RATE  # audio kept while nobody speaks, so a start event can reach back to its pre-roll
-MAX_BACKLOG = 10 * SAMPLE_RATE  # input queued but not yet heard beyond which `feed` makes the sender wait
+MAX_BACKLOG = 60 * SAMPLE_RATE  # unheard input beyond which `feed` stops reading the client (and its pings)
 
 
 class SessionError(ValueError):

@@ -1,13 +1,13 @@
 """Load benchmark: many native-API sessions streaming real speech in real time into one `s2st serve` process.
 
 The server runs as its own process (started here with `s2st serve --port 0`), so its memory is measured alone:
-VmRSS is sampled every half second and VmHWM (the kernel's peak) read at the end. Each client streams about 65 s
+VmRSS is sampled every half second and VmHWM (the kernel's peak) read at the end. Each client streams about 55 s
 of real English speech (long_en_16k.wav, then four of its readings again, each followed by 1 s of silence) in
 100 ms messages at microphone pace, the sessions starting a quarter second apart, and counts its final transcripts.
 Reported: finals received per session against those spoken, TTFA p50/p95 over all utterances, and the server's
 RSS when idle, at its peak, and after the sessions ended.
 
-    python bench/load.py --sessions 4 --json bench/results/load_cpu_tiny.json
+    python bench/load.py --sessions 20 --json bench/results/load_cpu_tiny.json
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LoadResult:
 
 
 def speech() -> np.ndarray:
-    """About 65 s of 16 kHz speech with UTTERANCES utterances."""
+    """About 55 s of 16 kHz speech with UTTERANCES utterances."""
     from streaming.audio import read_audio
 
     silence = np.zeros(16000, dtype=np.float32)
@@ -174,6 +174,13 @@ async def _sample(pid: int, trace: list[float]) -> None:
         await asyncio.sleep(0.5)
 
 
+def _shown(profile: str) -> str:
+    """A profile inside the repository as a path from its root, so recorded results read the same anywhere."""
+    root = PROFILE.parent.parent
+    path = Path(profile).resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else profile
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s2st bench load", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default=str(PROFILE), help="the server's profile (default: bench/load_tiny.yaml)")
@@ -201,8 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"benchmark": "load", "profile": args.profile, "host": platform.processor() or platform.machine(),
-                 "cpus": os.cpu_count(), **figures},
+                {
+                    "benchmark": "load",
+                    "profile": _shown(args.profile),
+                    "host": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(),
+                    **figures,
+                },
                 indent=2,
             )
             + "\n"

@@ -176,6 +176,7 @@ async def test_metrics_count_sessions_latencies_and_errors(serve):
     assert 's2st_latency_seconds_count{figure="ttfa"} 1.0' in text
     assert 's2st_errors_total{code="invalid_json"} 1.0' in text
     assert "s2st_utterances_total 1.0" in text
+    assert "s2st_event_loop_lag_seconds_count" in text
 
 
 async def test_the_page_and_its_files_are_served_and_unknown_paths_say_what_exists(serve):
