@@ -46,6 +46,22 @@ class ProtocolError(ValueError):
         self.code = code
 
 
+def json_object(text: str, what: str, key: str) -> dict:
+    """`text` parsed as a JSON object, or the invalid_json error saying what was wrong and what to send."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(
+            "invalid_json", f"{what} is not JSON ({exc.msg} at position {exc.pos}); send one JSON object."
+        ) from None
+    if not isinstance(obj, dict):
+        kind = type(obj).__name__
+        raise ProtocolError(
+            "invalid_json", f'{what} is not a JSON object but a JSON {kind}; send an object with a "{key}" key.'
+        )
+    return obj
+
+
 @dataclass(frozen=True)
 class AudioFormat:
     encoding: str
@@ -117,16 +133,7 @@ class NativeCodec:
         """Client events in one message; raises ProtocolError for a message the server must refuse."""
         if isinstance(message, bytes):
             return self._decode_audio(message)
-        try:
-            obj = json.loads(message)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(
-                "invalid_json", f"text message is not JSON ({exc.msg} at position {exc.pos}); send one JSON object."
-            ) from None
-        if not isinstance(obj, dict):
-            raise ProtocolError(
-                "invalid_json", f'text message is a JSON {type(obj).__name__}; send an object with a "type" key.'
-            )
+        obj = json_object(message, "text message", "type")
         kind = obj.get("type")
         handlers = {
             "session.start": self._decode_start,

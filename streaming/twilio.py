@@ -15,7 +15,7 @@ import numpy as np
 
 from streaming.audio import StreamResampler, mulaw_decode, mulaw_encode
 from streaming.events import AudioIn
-from streaming.native import SESSION_RATE, InputEnd, ProtocolError
+from streaming.native import SESSION_RATE, InputEnd, ProtocolError, json_object
 
 TWILIO_RATE = 8000
 FRAME_BYTES = 160  # 20 ms of mu-law at 8 kHz, the frame size Twilio itself sends
@@ -66,16 +66,7 @@ class TwilioCodec:
 
     def decode(self, text: str) -> list[object]:
         """Events in one Twilio message; raises ProtocolError for a message the server cannot use."""
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(
-                "invalid_json", f"Twilio message is not JSON ({exc.msg}); the stream must send JSON text messages."
-            ) from None
-        if not isinstance(message, dict):
-            raise ProtocolError(
-                "invalid_json", 'Twilio message is not a JSON object; the stream must send objects with an "event".'
-            )
+        message = json_object(text, "Twilio message", "event")
         handlers = {
             "connected": lambda _: [],
             "start": self._decode_start,
