@@ -1,13 +1,18 @@
-"""Test helpers: the shared real speech, a scripted clock, and word error rate."""
+"""Test helpers: the shared real speech, a scripted clock, word error rate, and a fake TTS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+
+import numpy as np
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
 LONG_EN = SPEECH / "long_en_16k.wav"
+TTS_RATE = 24000  # the fake TTS speaks at Higgs's own rate
 
 
 def english_references() -> list[str]:
@@ -60,3 +65,69 @@ async def speak(tts, *phrases: str, language: str = "de", voice=None) -> list:
         stream.flush()
     stream.close()
     return [chunk async for chunk in stream]
+
+
+class FakeTTS:
+    """`model.tts.HiggsTTS` for tests of what surrounds the speech: no model, each phrase spoken at once.
+
+    `spoken` records every flushed phrase as (text, voice, language), the voice being the stream's at the flush,
+    so tests see what reached the TTS and in which voice. Each phrase is `seconds` of speech in one final chunk;
+    a subclass scripting more (timing, several chunks) overrides `speak`.
+    """
+
+    sample_rate = TTS_RATE
+
+    def __init__(self, seconds: float = 0.5) -> None:
+        self.seconds = seconds
+        self.spoken: list[tuple] = []
+
+    def open(self, voice, language: str) -> FakeTTSStream:
+        return FakeTTSStream(self, voice, language)
+
+    def speak(self, span: tuple[int, int]) -> Iterator:
+        """The `model.tts.SpeechChunk`s of the phrase at `span`, produced as the stream is iterated."""
+        from model.higgs import EOS  # imported here: the torch stack would slow every test module using helpers
+        from model.tts import SpeechChunk
+
+        pcm = np.full(round(self.seconds * self.sample_rate), 0.1, np.float32)
+        yield SpeechChunk(pcm, self.sample_rate, span, first_frame=0, end=EOS)
+
+
+class FakeTTSStream:
+    """`model.tts.TTSStream`'s interface over a queue of flushed phrases; `FakeTTS.speak` says what each becomes.
+
+    Unlike the real stream, `text` joins phrases with no separator and keeps them unstripped.
+    """
+
+    def __init__(self, tts: FakeTTS, voice, language: str) -> None:
+        self.tts, self.voice, self.language = tts, voice, language
+        self.text, self._pending = "", ""
+        self._phrases: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+
+    def push_text(self, text: str) -> None:
+        self._pending += text
+
+    def flush(self) -> tuple[int, int]:
+        span = (len(self.text), len(self.text) + len(self._pending))
+        self.text += self._pending
+        self.tts.spoken.append((self._pending, self.voice, self.language))
+        self._pending = ""
+        self._phrases.put_nowait(span)
+        return span
+
+    def cancel(self) -> None:
+        self._pending = ""
+        while not self._phrases.empty():
+            self._phrases.get_nowait()
+
+    def close(self) -> None:
+        self._phrases.put_nowait(None)
+
+    async def aclose(self) -> None:
+        self.cancel()
+        self.close()
+
+    async def __aiter__(self) -> AsyncIterator:
+        while (span := await self._phrases.get()) is not None:
+            for chunk in self.tts.speak(span):
+                yield chunk

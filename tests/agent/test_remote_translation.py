@@ -1,28 +1,22 @@
 """The Session with a RemoteTranslator: translations come from an HTTP server, and a dead or stalling server costs
 each utterance an error event while the session runs on (real silero VAD on real speech, fake ASR and TTS)."""
 
-import asyncio
 import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
 
 from agent.models import Models
 from agent.session import Session
 from model.asr import ASRSettings, Transcription
-from model.higgs import EOS
 from model.remote_translator import RemoteTranslator
 from model.translator import TranslatorSettings
-from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
 from streaming.audio import frames, read_audio
 from streaming.events import Error, Metrics, SpeechChunk, Transcript, Translation
-from tests.helpers import LONG_EN, ScriptedClock
-
-TTS_RATE = 24000
+from tests.helpers import LONG_EN, FakeTTS, ScriptedClock
 
 
 class FakeASR:
@@ -38,39 +32,6 @@ class FakeASR:
     def transcribe(self, audio, language):
         self.heard += 1
         return Transcription(text=f"sentence {self.heard}", language="en")
-
-
-class FakeTTS:
-    sample_rate = TTS_RATE
-
-    def open(self, voice, language):
-        return FakeStream()
-
-
-class FakeStream:
-    """Each flushed phrase becomes one final chunk of half a second."""
-
-    def __init__(self):
-        self.text, self.pending, self.phrases = "", "", asyncio.Queue()
-
-    def push_text(self, text):
-        self.pending += text
-
-    def flush(self):
-        span = (len(self.text), len(self.text) + len(self.pending))
-        self.text, self.pending = self.text + self.pending, ""
-        self.phrases.put_nowait(span)
-        return span
-
-    def close(self):
-        self.phrases.put_nowait(None)
-
-    async def aclose(self):
-        self.close()
-
-    async def __aiter__(self):
-        while (span := await self.phrases.get()) is not None:
-            yield PhraseChunk(np.full(TTS_RATE // 2, 0.1, np.float32), TTS_RATE, span, first_frame=0, end=EOS)
 
 
 class Handler(BaseHTTPRequestHandler):

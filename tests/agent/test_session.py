@@ -24,9 +24,15 @@ from streaming.events import (
     Translation,
     VoiceUpdated,
 )
-from tests.helpers import LONG_EN, SPEECH, ScriptedClock, english_references, word_error_rate
-
-TTS_RATE = 24000
+from tests.helpers import (
+    LONG_EN,
+    SPEECH,
+    TTS_RATE,
+    FakeTTS,
+    ScriptedClock,
+    english_references,
+    word_error_rate,
+)
 
 
 class FakeASR:
@@ -57,47 +63,19 @@ class FakeTranslator:
         return f"{target}: {text}"
 
 
-class FakeTTS:
+class ClockedTTS(FakeTTS):
     """Each phrase: half a second of speech 0.3 s after the text arrives, the other half 0.1 s later."""
 
-    sample_rate = TTS_RATE
-
     def __init__(self, clock):
-        self.clock, self.spoken = clock, []
+        super().__init__()
+        self.clock = clock
 
-    def open(self, voice, language):
-        return FakeStream(self, language)
-
-
-class FakeStream:
-    def __init__(self, tts, language):
-        self.tts, self.language, self.text, self.pending = tts, language, "", ""
-        self.phrases = asyncio.Queue()
-
-    def push_text(self, text):
-        self.pending += text
-
-    def flush(self):
-        span = (len(self.text), len(self.text) + len(self.pending))
-        self.text += self.pending
-        self.tts.spoken.append((self.pending, self.language))
-        self.pending = ""
-        self.phrases.put_nowait(span)
-        return span
-
-    def close(self):
-        self.phrases.put_nowait(None)
-
-    async def aclose(self):
-        self.close()
-
-    async def __aiter__(self):
+    def speak(self, span):
         half = np.full(TTS_RATE // 2, 0.1, dtype=np.float32)
-        while (span := await self.phrases.get()) is not None:
-            self.tts.clock.advance(0.3)
-            yield PhraseChunk(half, TTS_RATE, span, first_frame=0)
-            self.tts.clock.advance(0.1)
-            yield PhraseChunk(half, TTS_RATE, span, first_frame=12, end=EOS)
+        self.clock.advance(0.3)
+        yield PhraseChunk(half, TTS_RATE, span, first_frame=0)
+        self.clock.advance(0.1)
+        yield PhraseChunk(half, TTS_RATE, span, first_frame=12, end=EOS)
 
 
 def _models(clock, **translator):
@@ -106,7 +84,7 @@ def _models(clock, **translator):
         vad_settings=VADSettings(),
         asr=FakeASR(clock),
         translator=FakeTranslator(clock, **translator),
-        tts=FakeTTS(clock),
+        tts=ClockedTTS(clock),
     )
 
 
@@ -140,7 +118,8 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     assert transcript.text == "sentence 1" and transcript.final and transcript.language == "en"
     assert voice.source == "captured" and voice.transcript == "sentence 1" and voice.utterance_id == 1
     assert translation.text == "de: sentence 1" and translation.language == "de"
-    assert models.tts.spoken == [("de: sentence eins", "de")]  # phrases reach the TTS speakable
+    ((phrase, _, language),) = models.tts.spoken
+    assert phrase == "de: sentence eins" and language == "de"  # phrases reach the TTS speakable
     assert chunk.sample_rate == TTS_RATE and len(chunk.pcm) == TTS_RATE // 2 and chunk.at == pytest.approx(pushed + 0.6)
     assert not chunk.last and chunk.first_frame == 0
     assert last.last and last.first_frame == 12 and last.at == pytest.approx(pushed + 0.7)
@@ -309,7 +288,7 @@ def _real_asr_models(tiny_models):
         vad_settings=VADSettings(),
         asr=tiny_models.asr,
         translator=FakeTranslator(NoClock()),
-        tts=FakeTTS(NoClock()),
+        tts=ClockedTTS(NoClock()),
     )
 
 
@@ -415,6 +394,6 @@ async def test_simultaneous_policy_speaks_committed_words_before_the_utterance_e
     final = translations[-1]
     transcript = next(e for e in events if isinstance(e, Transcript) and e.final)
     assert final.final and final.text == " ".join("x" + word for word in transcript.text.split())
-    spoken = " ".join(text for text, _ in models.tts.spoken)
+    spoken = " ".join(text for text, _, _ in models.tts.spoken)
     assert spoken.split() == final.text.split()  # every committed word spoken once, in order
     assert len(models.tts.spoken) > 1

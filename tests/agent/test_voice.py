@@ -26,16 +26,14 @@ from agent.server import Server
 from agent.session import Session, SessionError
 from agent.voice import JOIN_GAP_S, Clip, VoicePolicy, VoiceSettings, check_given, given_voice, measure
 from model.asr import ASRSettings, Transcription
-from model.higgs import EOS
-from model.tts import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
 from streaming.audio import frames, pcm16_encode, read_audio, resample, write_wav
 from streaming.events import SpeechChunk, SpeechEnded, SpeechStarted, Transcript, VoiceUpdated
 from streaming.native import VoiceReference
-from tests.helpers import LONG_EN, SPEECH, ScriptedClock
+from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock
 
-RATE, TTS_RATE = 16000, 24000
+RATE = 16000
 PAD = 4800  # 0.3 s, a whole number of 20 ms frames
 
 
@@ -181,52 +179,13 @@ class FakeTranslator:
         return f"{target}: {text}"
 
 
-class FakeTTS:
-    """Records the voice each phrase is flushed with; each phrase is a tenth of a second of speech."""
-
-    sample_rate = TTS_RATE
-
-    def __init__(self):
-        self.spoken = []
-
-    def open(self, voice, language):
-        return FakeStream(self, voice)
-
-
-class FakeStream:
-    def __init__(self, tts, voice):
-        self.tts, self.voice, self.text, self.pending = tts, voice, "", ""
-        self.phrases = asyncio.Queue()
-
-    def push_text(self, text):
-        self.pending += text
-
-    def flush(self):
-        span = (len(self.text), len(self.text) + len(self.pending))
-        self.text += self.pending
-        self.tts.spoken.append((self.pending, self.voice))
-        self.pending = ""
-        self.phrases.put_nowait(span)
-        return span
-
-    def close(self):
-        self.phrases.put_nowait(None)
-
-    async def aclose(self):
-        self.close()
-
-    async def __aiter__(self):
-        while (span := await self.phrases.get()) is not None:
-            yield PhraseChunk(np.zeros(TTS_RATE // 10, np.float32), TTS_RATE, span, first_frame=0, end=EOS)
-
-
 def _models(log_probs=None, default_voice=None):
     return Models(
         vad=SileroVAD(),
         vad_settings=VADSettings(),
         asr=FakeASR(log_probs),
         translator=FakeTranslator(),
-        tts=FakeTTS(),
+        tts=FakeTTS(seconds=0.1),
         default_voice=default_voice,
     )
 
@@ -242,7 +201,7 @@ async def _run(session, audio):
 
 
 def _voice_of_phrases(models):
-    return [voice for _, voice in models.tts.spoken]
+    return [voice for _, voice, _ in models.tts.spoken]
 
 
 async def test_the_first_utterance_is_spoken_in_its_own_trimmed_voice():
@@ -258,7 +217,7 @@ async def test_the_first_utterance_is_spoken_in_its_own_trimmed_voice():
     assert start < expected.span[0] and expected.span[1] < end  # the VAD padding's silence is trimmed off
     assert update.utterance_id == 1 and update.source == "captured" and update.transcript == "sentence 1"
     assert update.duration_s == pytest.approx(expected.duration_s) and 2.0 < update.duration_s < 2.9
-    ((phrase, voice),) = models.tts.spoken
+    ((phrase, voice, _),) = models.tts.spoken
     assert voice.transcript == "sentence 1" and np.array_equal(voice.audio, expected.audio)
     assert events.index(update) < next(i for i, e in enumerate(events) if isinstance(e, SpeechChunk))
 
@@ -327,7 +286,7 @@ async def test_translate_audio_speaks_in_the_given_voice():
         models, _with_gaps(audio), source="en", target="de", clock=ScriptedClock(), voice=reference
     )
     assert len(result.captions) == 1
-    ((_, voice),) = models.tts.spoken
+    ((_, voice, _),) = models.tts.spoken
     assert voice.transcript == "Hallo, ich bin Anna." and len(voice.audio) == 3 * TTS_RATE
 
 
@@ -399,7 +358,7 @@ async def test_the_native_api_takes_a_voice_reference_and_refuses_a_short_one_wi
     ]
     (error,) = [m for m in received if m["type"] == "error"]
     assert error["code"] == "invalid_audio" and not error["fatal"] and "0.2 s long; use 1 to 10 s" in error["message"]
-    ((_, voice),) = models.tts.spoken  # the one utterance is spoken in the given voice, not its own
+    ((_, voice, _),) = models.tts.spoken  # the one utterance is spoken in the given voice, not its own
     assert voice.transcript == "He was not an ill disposed young man."
     assert received[-1]["type"] == "session.ended"
 
