@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= tiny
 TO ?= de
 
-.PHONY: run sample test lint clean
+.PHONY: run sample test lint gpu-wheels clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Wheels for a lent GPU machine, whose image lacks this transformers: carry .whl and run bench/gpu.sh there.
+gpu-wheels: $(STAMP)
+	rm -rf .whl
+	$(BIN)/python -m pip download --no-deps --only-binary=:all: -d .whl \
+		transformers==$$($(BIN)/python -c 'import transformers; print(transformers.__version__)')
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

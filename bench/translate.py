@@ -5,7 +5,7 @@ turns as context. `--model tiny` is the tiny random translator (plumbing speed, 
 7B-class model (Qwen2.5-7B-Instruct sizes) with random weights, bf16 on a GPU.
 
     python bench/translate.py --json bench/results/translate_cpu_tiny.json
-    python bench/translate.py --model full --device cuda --json bench/results/translate_<gpu>_7b.json
+    python bench/translate.py --model full --device cuda --json bench/results/translate_h100_full.json
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def _load(which: str, device: str):
     )
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     torch.manual_seed(0)
-    with torch.device(device):
-        model = Qwen2ForCausalLM(config).to(dtype).eval()
+    with torch.device(device):  # built in place, in `dtype`: no float32 copy on the way
+        model = Qwen2ForCausalLM._from_config(config, dtype=dtype).eval()
     name = f"7B-class Qwen2 (Qwen2.5-7B-Instruct sizes) with random weights, {str(dtype).removeprefix('torch.')}"
     return Translator(model, tokenizer, settings=settings), name
 

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for streams in levels:
         result = asyncio.run(_run(tts, voice_audio, streams=streams, phrases=args.phrases))
-        runs.append({"streams": streams, **result, "device": device_name(args.device), "model": model_name})
+        where = {"device": device_name(args.device), "model": model_name, "cuda_graph": tts.generator.graph}
+        runs.append({"streams": streams, **result, **where})
         _print_row(runs[-1], header=len(runs) == 1)
     tts.close()
     report = {
@@ -151,7 +152,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _print_row(run: dict, header: bool) -> None:
     if header:
-        print(f"model:  {run['model']}\ndevice: {run['device']}")
+        print(f"model:  {run['model']}\ndevice: {run['device']}\nCUDA graph: {run['cuda_graph']}")
         print(f"{'streams':>7}  {'first chunk p50':>15}  {'p95':>8}  {'RTF (worst)':>11}  {'steps/s':>8}")
     print(
         f"{run['streams']:>7}  {run['first_chunk_ms_p50']:>12.0f} ms  {run['first_chunk_ms_p95']:>5.0f} ms"

@@ -204,7 +204,6 @@ class HiggsGenerator:
         self._mask[..., 0] = 0.0  # a free slot attends to its first column: no empty softmax anywhere
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_logits = torch.zeros(0)
-        self._graph_failed = False
         self._active: list[_Slot | None] = [None] * slots
         self._waiting: deque[Request] = deque()
         self._wake = threading.Condition()
@@ -214,6 +213,8 @@ class HiggsGenerator:
         self._generator.manual_seed(seed if seed is not None else torch.seed())
         self._warpers = self._make_warpers()
         self.steps = 0  # forward passes run, for benchmarks
+        # Captured now, while no session runs: capture forbids other CUDA work, and a first phrase shouldn't wait.
+        self.graph = self._capture() if self._device.type == "cuda" else f"not used on {self._device.type}"
 
     def fits(self, prompt: Prompt, max_frames: int) -> bool:
         """Whether the prompt plus a phrase of `max_frames` fits one cache row."""
@@ -345,18 +346,10 @@ class HiggsGenerator:
         self._advance(rows, logits[rows])
 
     def _decode(self) -> torch.Tensor:
-        """The step's forward pass: replayed as a CUDA graph on a GPU (captured on first use), else eager."""
+        """The step's forward pass: replayed as a CUDA graph on a GPU, else eager."""
         if self._graph is not None:
             self._graph.replay()
             return self._graph_logits
-        if self._device.type == "cuda" and not self._graph_failed:
-            try:
-                self._capture()
-                self._graph.replay()
-                return self._graph_logits
-            except Exception as exc:  # noqa: BLE001 - slower but correct: keep serving without the graph
-                log.warning("TTS decode step runs without a CUDA graph (capture failed: %s)", exc)
-                self._graph, self._graph_failed = None, True
         return self._forward()
 
     def _forward(self) -> torch.Tensor:
@@ -369,21 +362,28 @@ class HiggsGenerator:
                 use_cache=True,
             ).logits[:, -1]
 
-    def _capture(self) -> None:
+    def _capture(self) -> str:
         """Record one step into a CUDA graph, after warm-up runs on a side stream as PyTorch requires.
 
-        The warm-up steps write the same keys at the same positions as the real step will, so they change nothing.
+        No slot is active yet, so the keys these steps write (at position 0 of every row) are overwritten by the
+        first prefill. Returns how the step will run, for logs and benchmark reports.
         """
-        side = torch.cuda.Stream(self._device)
-        side.wait_stream(torch.cuda.current_stream(self._device))
-        with torch.cuda.stream(side):
-            for _ in range(2):
-                self._forward()
-        torch.cuda.current_stream(self._device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._graph_logits = self._forward()
+        try:
+            side = torch.cuda.Stream(self._device)
+            side.wait_stream(torch.cuda.current_stream(self._device))
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    self._forward()
+            torch.cuda.current_stream(self._device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._graph_logits = self._forward()
+        except Exception as exc:  # noqa: BLE001 - slower but correct: serve without the graph
+            log.warning("the TTS decode step runs eagerly, without a CUDA graph (capture failed: %s)", exc)
+            return f"capture failed: {exc}"
         self._graph = graph
+        log.info("TTS decode step captured as a CUDA graph (%d slots)", self.slots)
+        return "captured"
 
     def _prefill(self, index: int, prompt: Prompt) -> torch.Tensor:
         """Run the prompt through the model alone (as `generate()` does) and copy its cache into slot `index`."""
@@ -391,9 +391,7 @@ class HiggsGenerator:
         inputs = {"input_ids": prompt.input_ids[None].to(self._device), "past_key_values": prefilled}
         if len(prompt.audio_ids):
             inputs["audio_input_ids"] = prompt.audio_ids[None].to(self._device)
-            inputs["audio_input_ids_mask"] = torch.ones((1, len(prompt.audio_ids)), dtype=torch.bool).to(
-                self._device
-            )
+            inputs["audio_input_ids_mask"] = torch.ones((1, len(prompt.audio_ids)), dtype=torch.bool).to(self._device)
         with torch.inference_mode():
             logits = self.model(**inputs, use_cache=True, logits_to_keep=1).logits[:, -1]
             self._cache.fill(index, prefilled)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import AutoProcessor, AutoTokenizer, HiggsAudioV2ForConditionalGeneration, HiggsAudioV2TokenizerModel
 
 from model.higgs import (
@@ -286,3 +287,45 @@ def test_busy_slots_make_phrases_wait_in_order_and_none_is_dropped(model, tokeni
     assert frames == {index: 12 + index for index in range(5)}
     assert max(most_active) == 2
     assert started == sorted(started)  # phrases start in the order they were submitted
+
+
+class HostSyncs(TorchDispatchMode):
+    """Records the ops that read a device value on the host or whose output shape depends on the data.
+
+    Either one stops a CUDA graph capture. Such an op is found on the CPU, where no graph can be captured.
+    """
+
+    NAMES = frozenset({"nonzero", "_local_scalar_dense", "masked_select", "is_nonzero", "_unique2", "unique_dim"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+        self.found: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        self.ops.append(name)
+        indices = args[1] if name in ("index", "index_put_", "index_put") else ()
+        if name in self.NAMES or any(i is not None and i.dtype == torch.bool for i in indices):
+            self.found.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def test_the_decode_step_can_be_captured_as_a_cuda_graph(model, tokenizer, codec) -> None:
+    """Without a graph each step launches hundreds of kernels one by one from Python: on a GPU that launch time,
+    not the model, would set the speed. A change here or in transformers that adds a sync must fail this."""
+    generator = HiggsGenerator(model, GREEDY, slots=4, context_tokens=512)
+    assert generator.graph == "not used on cpu"
+    voice = ("This is my voice.", _encode(codec, _clip(1.0, seed=5)))
+    for text in PHRASES[:2]:
+        prompt = build_prompt(tokenizer, model.config, text, voice=voice)
+        assert generator.admit(Request(prompt, 20, lambda frame: None, lambda reason: None))
+    generator.step()
+    with HostSyncs() as decode:
+        generator._forward()
+    assert "scaled_dot_product_attention" in decode.ops and "linear" in decode.ops
+    assert decode.found == []
+    # The prefill mixes text and audio tokens and selects them with boolean masks: the detector sees that.
+    with HostSyncs() as prefill:
+        generator._prefill(2, build_prompt(tokenizer, model.config, PHRASES[2], voice=voice))
+    assert prefill.found
