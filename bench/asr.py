@@ -45,6 +45,7 @@ MODEL = "whisper tiny.en int8"
 
 def main(argv: list[str] | None = None) -> int:
     from agent.models import Models
+    from bench import write_report
     from model.asr import ASRSettings, WhisperASR
     from model.loading import resolve
     from model.vad import SileroVAD, VADSettings
@@ -96,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": total.summary(),
         "wall_s": wall,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -14,7 +14,6 @@ with three more weight seeds, since the raw SNR moves with the weight draw.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    from bench import device_name
+    from bench import device_name, write_report
 
     # Plain float32 convolutions: TF32 rounding would otherwise be counted as seam error.
     torch.backends.cudnn.allow_tf32 = False
@@ -76,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             "seeds": by_seed,
         },
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import re
@@ -182,6 +181,8 @@ def _shown(profile: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import write_report
+
     parser = argparse.ArgumentParser(prog="s2st bench load", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default=str(PROFILE), help="the server's profile (default: bench/load_tiny.yaml)")
     parser.add_argument("--sessions", type=int, default=20)
@@ -204,21 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if result.errors:
         print(f"{len(result.errors)} errors, first: {result.errors[0]}")
         print("the server's last log lines:", *result.server_log, sep="\n  ")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "benchmark": "load",
-                    "profile": _shown(args.profile),
-                    "host": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(),
-                    **figures,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+    host = platform.processor() or platform.machine()
+    report = {"benchmark": "load", "profile": _shown(args.profile), "host": host, "cpus": os.cpu_count(), **figures}
+    write_report(args.json, report)
     return 0 if figures["all_finals"] else 1
 
 

@@ -11,7 +11,6 @@ turns as context. `--model tiny` is the tiny random translator (plumbing speed, 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed translations per direction")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    from bench import device_name
+    from bench import device_name, write_report
 
     translator, model_name = _load(args.model, args.device)
     _time(translator, "en", "de")  # warm-up
@@ -71,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         f"all directions: first token p50 {summary['first_token_ms_p50']:.0f} ms, "
         f"p95 {summary['first_token_ms_p95']:.0f} ms, {summary['tokens_per_s_median']:.0f} tokens/s"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "translate", "summary": summary, "runs": rows}, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_report(args.json, {"benchmark": "translate", "summary": summary, "runs": rows})
     return 0
 
 

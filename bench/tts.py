@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import statistics
 import sys
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voice-seconds", type=float, default=10.0, help="length of the voice reference")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    from bench import device_name
+    from bench import device_name, write_report
 
     # Random weights never end a phrase, so every phrase meets the babbling guard: expected here, not news.
     logging.getLogger("model.tts").setLevel(logging.ERROR)
@@ -65,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "runs": runs,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -20,7 +20,6 @@ audio is where it was cut.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -44,6 +43,7 @@ SENTENCE_END_S = 0.3  # a cut this close to the join of two readings falls on a 
 def main(argv: list[str] | None = None) -> int:
     import onnxruntime
 
+    from bench import write_report
     from model.vad import SileroVAD, VADSettings
     from streaming.audio import read_audio
 
@@ -106,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "continuous_speech_s": len(continuous[0]) / RATE,
         "timing": timing,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Test helpers: the shared real speech, a scripted clock, word error rate, and a fake TTS."""
+"""Test helpers: the shared real speech, a scripted clock, running a session, word error rate, and a fake TTS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
+
+from streaming.audio import frames
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
 LONG_EN = SPEECH / "long_en_16k.wav"
@@ -32,6 +34,22 @@ class ScriptedClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+async def run_session(session, audio: np.ndarray, clock: ScriptedClock | None = None) -> list:
+    """Start `session`, push 16 kHz `audio` in 20 ms frames, end the input and collect every event until the end.
+
+    With `clock`, time moves 20 ms a frame, as the frames would arrive from a microphone.
+    """
+    session.start()
+    for frame in frames(audio, 16000):
+        if clock is not None:
+            clock.advance(0.02)
+        session.push(frame)
+    session.end_input()
+    events = [event async for event in session.events()]
+    await session.close()
+    return events
 
 
 _NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()

@@ -14,9 +14,9 @@ from model.asr import ASRSettings, Transcription
 from model.remote_translator import RemoteTranslator
 from model.translator import TranslatorSettings
 from model.vad import SileroVAD, VADSettings
-from streaming.audio import frames, read_audio
+from streaming.audio import read_audio
 from streaming.events import Error, Metrics, SpeechChunk, Transcript, Translation
-from tests.helpers import LONG_EN, FakeTTS, ScriptedClock
+from tests.helpers import LONG_EN, FakeTTS, ScriptedClock, run_session
 
 
 class FakeASR:
@@ -85,15 +85,7 @@ def _models(url):
 async def _run(models):
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
-    session = Session(models, source_language="auto", target_language="de", clock=clock)
-    session.start()
-    for frame in frames(audio, 16000):
-        clock.advance(0.02)
-        session.push(frame)
-    session.end_input()
-    events = [event async for event in session.events()]
-    await session.close()
-    return events
+    return await run_session(Session(models, source_language="auto", target_language="de", clock=clock), audio, clock)
 
 
 def _of(kind, events):

@@ -31,6 +31,7 @@ from tests.helpers import (
     FakeTTS,
     ScriptedClock,
     english_references,
+    run_session,
     word_error_rate,
 )
 
@@ -89,15 +90,7 @@ def _models(clock, **translator):
 
 
 async def _run(models, audio, clock, target="de"):
-    session = Session(models, source_language="auto", target_language=target, clock=clock)
-    session.start()
-    for frame in frames(audio, 16000):
-        clock.advance(0.02)
-        session.push(frame)
-    session.end_input()
-    events = [event async for event in session.events()]
-    await session.close()
-    return events
+    return await run_session(Session(models, source_language="auto", target_language=target, clock=clock), audio, clock)
 
 
 async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings():
@@ -222,13 +215,7 @@ async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(t
     monkeypatch.setattr(HiggsGenerator, "submit", timing_submit)
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
-    session = Session(tiny_models, source_language="en", target_language="de", clock=clock)
-    session.start()
-    for frame in frames(audio, 16000):
-        session.push(frame)
-    session.end_input()
-    events = [event async for event in session.events()]
-    await session.close()
+    events = await run_session(Session(tiny_models, source_language="en", target_language="de", clock=clock), audio)
     chunks = [e for e in events if isinstance(e, SpeechChunk)]
     assert {chunk.utterance_id for chunk in chunks} == {1}
     assert len(chunks) > 2 and chunks[-1].last and not any(chunk.last for chunk in chunks[:-1])

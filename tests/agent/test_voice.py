@@ -31,7 +31,7 @@ from model.voice import Voice
 from streaming.audio import frames, pcm16_encode, read_audio, resample, write_wav
 from streaming.events import SpeechChunk, SpeechEnded, SpeechStarted, Transcript, VoiceUpdated
 from streaming.native import VoiceReference
-from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock
+from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock, run_session
 
 RATE = 16000
 PAD = 4800  # 0.3 s, a whole number of 20 ms frames
@@ -190,16 +190,6 @@ def _models(log_probs=None, default_voice=None):
     )
 
 
-async def _run(session, audio):
-    session.start()
-    for frame in frames(audio, RATE):
-        session.push(frame)
-    session.end_input()
-    events = [event async for event in session.events()]
-    await session.close()
-    return events
-
-
 def _voice_of_phrases(models):
     return [voice for _, voice, _ in models.tts.spoken]
 
@@ -208,7 +198,9 @@ async def test_the_first_utterance_is_spoken_in_its_own_trimmed_voice():
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(RATE, np.float32)])
     models = _models()
-    events = await _run(Session(models, source_language="en", target_language="de", clock=ScriptedClock()), audio)
+    events = await run_session(
+        Session(models, source_language="en", target_language="de", clock=ScriptedClock()), audio
+    )
     started = next(e for e in events if isinstance(e, SpeechStarted))
     ended = next(e for e in events if isinstance(e, SpeechEnded))
     (update,) = [e for e in events if isinstance(e, VoiceUpdated)]
@@ -233,7 +225,9 @@ async def test_clipped_noisy_or_unsure_utterances_are_not_taken_and_a_clean_one_
     noise = 0.03 * np.random.default_rng(2).standard_normal(len(clean[1])).astype(np.float32)
     audio = _with_gaps(np.clip(20 * clean[0], -1, 1), clean[1] + noise, clean[2], clean[3])
     models = _models(log_probs={3: -0.9})  # the ASR unsure of utterance 3's words, as over a second voice
-    events = await _run(Session(models, source_language="en", target_language="de", clock=ScriptedClock()), audio)
+    events = await run_session(
+        Session(models, source_language="en", target_language="de", clock=ScriptedClock()), audio
+    )
     assert len([e for e in events if isinstance(e, SpeechEnded)]) == 4
     (update,) = [e for e in events if isinstance(e, VoiceUpdated)]
     assert update.utterance_id == 4 and update.transcript == "sentence 4"
@@ -249,7 +243,7 @@ async def test_an_explicit_reference_is_used_from_the_start_and_never_replaced()
     await session.use_reference(resample(given, RATE, 48000), 48000, "He might even have been made amiable himself.")
     with pytest.raises(SessionError, match="0.2 s long; use 1 to 10 s"):
         await session.use_reference(given[:3200], RATE, "He")
-    events = await _run(session, audio)
+    events = await run_session(session, audio)
     (update,) = [e for e in events if isinstance(e, VoiceUpdated)]
     assert update.source == "explicit" and update.utterance_id is None
     assert update.duration_s == pytest.approx(len(given) / RATE, abs=1e-3)
@@ -263,14 +257,14 @@ async def test_default_voice_speaks_the_stock_clip_or_the_models_own():
     audio = _with_gaps(audio)
     stock = Voice(np.zeros(2 * TTS_RATE, np.float32), "stock words")
     models = _models(default_voice=stock)
-    events = await _run(
+    events = await run_session(
         Session(models, source_language="en", target_language="de", clock=ScriptedClock(), voice="default"), audio
     )
     assert events[0] == VoiceUpdated(2.0, "stock words", "default", at=0.0)
     assert [e for e in events if isinstance(e, VoiceUpdated)] == [events[0]]
     assert _voice_of_phrases(models) == [stock]
     models = _models()  # no stock clip in the profile: the model's own voice
-    events = await _run(
+    events = await run_session(
         Session(models, source_language="en", target_language="de", clock=ScriptedClock(), voice="default"), audio
     )
     assert not [e for e in events if isinstance(e, VoiceUpdated)] and _voice_of_phrases(models) == [None]
@@ -477,7 +471,7 @@ async def test_long_english_is_spoken_in_its_own_voice_from_the_first_sentence_a
     )
     audio, _ = read_audio(LONG_EN)
     session = Session(models, source_language="en", target_language="de", clock=ScriptedClock())
-    events = await _run(session, audio)
+    events = await run_session(session, audio)
 
     finals = [e.text for e in events if isinstance(e, Transcript) and e.final]
     starts = [round(e.audio_time * RATE) for e in events if isinstance(e, SpeechStarted)]
