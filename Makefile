@@ -26,10 +26,12 @@ sample: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Wheels for a lent GPU machine, whose image lacks this transformers: carry .whl and run bench/gpu.sh there.
 gpu-wheels: $(STAMP)

@@ -276,9 +276,7 @@ def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{path}: unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(fields)}."
-        )
+        raise ConfigError(f"{path}: unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(fields)}.")
     values = {}
     for name, f in fields.items():
         if name not in data:

@@ -22,7 +22,9 @@ class ServerMetrics:
         self.sessions = Gauge("s2st_sessions_open", "Sessions open now.", ["route"], registry=self.registry)
         self.sessions_total = Counter("s2st_sessions", "Sessions started.", ["route"], registry=self.registry)
         self.rejected = Counter(
-            "s2st_connections_rejected", "Connections refused before a session began.", ["reason"],
+            "s2st_connections_rejected",
+            "Connections refused before a session began.",
+            ["reason"],
             registry=self.registry,
         )
         self.errors = Counter("s2st_errors", "Error events sent to clients.", ["code"], registry=self.registry)

@@ -426,9 +426,7 @@ class Session:
             utterance.translate_ms = (now - began) * 1000
         if delta is None:
             return
-        self._emit(
-            Translation(utterance.id, self._target_language, delta.committed, delta.final, now, delta.tentative)
-        )
+        self._emit(Translation(utterance.id, self._target_language, delta.committed, delta.final, now, delta.tentative))
         assert utterance.splitter is not None
         phrases = utterance.splitter.push(delta.committed[len(utterance.committed) :])
         utterance.committed = delta.committed

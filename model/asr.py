@@ -239,9 +239,8 @@ class StreamingASR:
         words = self._tail(split_words(self._model.transcribe(audio, language).text))
         if self._previous is not None:
             agreed = 0
-            while (
-                agreed < min(len(words), len(self._previous))
-                and normalise(words[agreed]) == normalise(self._previous[agreed])
+            while agreed < min(len(words), len(self._previous)) and normalise(words[agreed]) == normalise(
+                self._previous[agreed]
             ):
                 agreed += 1
             self._committed += words[:agreed]

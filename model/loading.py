@@ -41,10 +41,7 @@ def cache_dir() -> Path:
 
 
 def is_hub_id(source: str) -> bool:
-    return not (
-        source.startswith((TINY_PREFIX, PACKAGE_PREFIX, "/", ".", "~"))
-        or Path(source).expanduser().exists()
-    )
+    return not (source.startswith((TINY_PREFIX, PACKAGE_PREFIX, "/", ".", "~")) or Path(source).expanduser().exists())
 
 
 def resolve(source: str, what: str) -> Path:

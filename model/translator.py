@@ -73,9 +73,7 @@ class Translator:
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def translate(
-        self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
-    ) -> str:
+    def translate(self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = "") -> str:
         """The whole translation of `text` (starting with `prefix`, when given), cleaned."""
         return whole_translation(self.stream, text, source, target, context=context, prefix=prefix)
 

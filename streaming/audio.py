@@ -40,9 +40,7 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono")
             parts = [
-                out.to_ndarray().reshape(-1)
-                for frame in container.decode(stream)
-                for out in resampler.resample(frame)
+                out.to_ndarray().reshape(-1) for frame in container.decode(stream) for out in resampler.resample(frame)
             ]
             rate = stream.rate
     except av.FFmpegError as exc:

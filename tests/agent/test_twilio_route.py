@@ -17,8 +17,10 @@ from tests.helpers import SPEECH
 
 pytestmark = pytest.mark.slow
 
-CLIPS = [SPEECH / "en" / name for name in ("sense_and_sensibility_01_austen_64kb-0880.wav",
-                                            "sense_and_sensibility_01_austen_64kb-0930.wav")]
+CLIPS = [
+    SPEECH / "en" / name
+    for name in ("sense_and_sensibility_01_austen_64kb-0880.wav", "sense_and_sensibility_01_austen_64kb-0930.wav")
+]
 SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 
 
@@ -54,8 +56,12 @@ def _media(payload: bytes, sequence: int) -> str:
         {
             "event": "media",
             "sequenceNumber": str(sequence),
-            "media": {"track": "inbound", "chunk": str(sequence), "timestamp": str(20 * sequence),
-                      "payload": base64.b64encode(payload).decode()},
+            "media": {
+                "track": "inbound",
+                "chunk": str(sequence),
+                "timestamp": str(20 * sequence),
+                "payload": base64.b64encode(payload).decode(),
+            },
             "streamSid": SID,
         }
     )
