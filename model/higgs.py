@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from transformers import (
@@ -136,8 +136,6 @@ class _Slot:
     step: int = 0  # index of the step whose logits come next
     eos_step: int = -1  # first step that held a stream EOS
     frames: int = 0  # data frames handed out
-    last: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # codes fed at the next forward
-    recent: deque = field(default_factory=deque)  # the last delayed steps, for the delay pattern and RAS
 
 
 class SlotCache:
@@ -195,9 +193,15 @@ class HiggsGenerator:
         self._device = model.device
         self._dtype = model.dtype
         self._cache = SlotCache(self.config, slots, context_tokens, self._device, self._dtype)
-        # The step's inputs live in fixed buffers, updated in place, so a captured CUDA graph can replay them.
+        # The step's inputs live in fixed buffers, updated in place, so a captured CUDA graph can replay them. Each
+        # slot's codes, cache position and last delayed steps (for the delay pattern and RAS) stay on the device:
+        # a step then costs a few batched ops and one copy to the host, whatever the number of slots.
         self._rows = torch.arange(slots, device=self._device)
         self._codes = torch.zeros((slots, 1, self.config.num_codebooks), dtype=torch.long, device=self._device)
+        window = max(self.config.num_codebooks, sampling.ras_win_len)
+        self._history = torch.full(
+            (slots, window, self.config.num_codebooks), -1, dtype=torch.long, device=self._device
+        )
         self._mask = torch.full(
             (slots, 1, 1, context_tokens), torch.finfo(self._dtype).min, dtype=self._dtype, device=self._device
         )
@@ -308,6 +312,8 @@ class HiggsGenerator:
         slot = _Slot(request, length=len(request.prompt))
         self._mask[index] = torch.finfo(self._dtype).min
         self._mask[index, ..., : slot.length] = 0.0
+        self._cache.positions[index] = slot.length
+        self._history[index] = -1
         self._active[index] = slot
         self._advance([index], logits)
         return True
@@ -315,8 +321,8 @@ class HiggsGenerator:
     def step(self) -> None:
         """One forward pass for every slot; each active one gets one delayed code step, and maybe a data frame.
 
-        Free slots are stepped too (on a dummy code, and ignored): the batch keeps one shape, which costs next to
-        nothing in a memory-bound decode step and lets the step run as a CUDA graph.
+        Free slots are stepped too (on whatever codes and position they last had, and ignored): the batch keeps one
+        shape, which costs next to nothing in a memory-bound decode step and lets the step run as a CUDA graph.
         """
         for index, slot in enumerate(self._active):
             if slot is not None and slot.request.cancelled:
@@ -324,14 +330,6 @@ class HiggsGenerator:
         rows = [i for i, slot in enumerate(self._active) if slot is not None]
         if not rows:
             return
-        positions = torch.zeros(self.slots, dtype=torch.long)
-        codes = torch.full((self.slots, 1, self.config.num_codebooks), self.config.audio_stream_bos_id)
-        for index in rows:
-            slot = self._active[index]
-            positions[index] = slot.length
-            codes[index, 0] = slot.last
-        self._cache.positions.copy_(positions)
-        self._codes.copy_(codes)
         self._mask[self._rows, 0, 0, self._cache.positions] = 0.0  # each new token sees itself
         try:
             logits = self._decode()
@@ -343,6 +341,7 @@ class HiggsGenerator:
         self.steps += 1
         for index in rows:
             self._active[index].length += 1
+        self._cache.positions[rows] += 1
         self._advance(rows, logits[rows])
 
     def _decode(self) -> torch.Tensor:
@@ -402,6 +401,7 @@ class HiggsGenerator:
         config = self.config
         num_codebooks, size = config.num_codebooks, config.codebook_size
         slots = [self._active[i] for i in rows]
+        index = torch.tensor(rows, device=self._device)
         scores = logits.float().reshape(len(rows), num_codebooks, size)
         codebook = torch.arange(num_codebooks, device=scores.device)
         steps = torch.tensor([slot.step for slot in slots], device=scores.device)
@@ -416,25 +416,28 @@ class HiggsGenerator:
         if self.sampling.temperature > 0:
             probabilities = self._warpers(None, masked.clone()).softmax(dim=-1)
             tokens = torch.multinomial(probabilities, 1, generator=self._generator).view(len(rows), num_codebooks)
-            tokens = self._resample_repeats(slots, tokens, masked)
+            tokens = self._resample_repeats(index, tokens, masked)
         else:
             tokens = masked.argmax(dim=-1).view(len(rows), num_codebooks)
-        tokens = tokens.cpu()
-        for index, slot, step in zip(rows, slots, tokens, strict=True):
-            self._take(index, slot, step)
+        history = torch.cat([self._history[index, 1:], tokens[:, None]], dim=1)
+        self._history[index] = history
+        self._codes[index, 0] = tokens
+        # Codebook k of data frame t was written k steps ago: the frame is the diagonal of the last steps.
+        frames = history[:, -num_codebooks:].diagonal(dim1=1, dim2=2)
+        eos = config.audio_stream_eos_id
+        ends = torch.stack([(tokens == eos).any(dim=-1), (frames == eos).all(dim=-1)], dim=-1)
+        # A stray stream BOS/EOS inside the data is clipped (as the reference decoder does).
+        frames = frames.clamp(0, config.audio_stream_bos_id - 1)
+        report = torch.cat([frames, ends.long()], dim=-1).cpu()  # the step's one wait for the device
+        for row, slot, out in zip(rows, slots, report, strict=True):
+            self._take(row, slot, out[:num_codebooks], *out[num_codebooks:].tolist())
 
-    def _resample_repeats(self, slots: list[_Slot], tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+    def _resample_repeats(self, index: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         settings = self.sampling
         if settings.ras_win_len <= 0:
             return tokens
         config = self.config
-        windows = torch.full(
-            (len(slots), settings.ras_win_len, config.num_codebooks), -1, dtype=torch.long, device=tokens.device
-        )
-        for row, slot in enumerate(slots):
-            recent = list(slot.recent)[-settings.ras_win_len :]
-            if recent:
-                windows[row, -len(recent) :] = torch.stack(recent).to(tokens.device)
+        windows = self._history[index, -settings.ras_win_len :]  # before this step; -1 where the phrase had none
         special = (windows == config.audio_stream_bos_id) | (windows == config.audio_stream_eos_id)
         repeats = ((windows == tokens[:, None]) & ~special).sum(dim=1)
         redraw = (repeats >= settings.ras_win_max_num_repeat).view(-1)
@@ -444,25 +447,18 @@ class HiggsGenerator:
             tokens = flat.view_as(tokens)
         return tokens
 
-    def _take(self, index: int, slot: _Slot, step: torch.Tensor) -> None:
+    def _take(self, index: int, slot: _Slot, frame: torch.Tensor, eos_sampled: int, eos_frame: int) -> None:
+        """Book one sampled step of a slot: `frame` is the diagonal of its last steps, a data frame once complete."""
         config = self.config
-        num_codebooks = config.num_codebooks
-        if slot.eos_step < 0 and bool((step == config.audio_stream_eos_id).any()):
+        if slot.eos_step < 0 and eos_sampled:
             slot.eos_step = slot.step
-        slot.recent.append(step)
-        if len(slot.recent) > max(num_codebooks, self.sampling.ras_win_len):
-            slot.recent.popleft()
-        slot.last = step
         slot.step += 1
-        if slot.step <= num_codebooks:  # the BOS step and codebook 7's delay: no frame complete yet
+        if slot.step <= config.num_codebooks:  # the BOS step and codebook 7's delay: no frame complete yet
             return
-        window = list(slot.recent)[-num_codebooks:]
-        frame = torch.stack([window[k][k] for k in range(num_codebooks)])
-        if bool((frame == config.audio_stream_eos_id).all()):
+        if eos_frame:
             self._end(index, EOS)
             return
-        # A stray stream BOS/EOS inside the data (the reference decoder clips them the same way).
-        slot.request.on_frames(frame.clamp(0, config.audio_stream_bos_id - 1)[None])
+        slot.request.on_frames(frame[None])
         slot.frames += 1
         if slot.frames >= slot.request.max_frames:
             self._end(index, MAX_FRAMES)
@@ -487,9 +483,7 @@ class HiggsGenerator:
 
 
 def _force(scores: torch.Tensor, where: torch.Tensor, code: int) -> torch.Tensor:
-    """Leave only `code` possible in the codebooks marked by `where` (rows, codebooks)."""
-    if not bool(where.any()):
-        return scores
+    """Leave only `code` possible in the codebooks marked by `where` (rows, codebooks), without a host sync."""
     forced = torch.full_like(scores, -float("inf"))
     forced[..., code] = scores[..., code]
     return torch.where(where[..., None], forced, scores)

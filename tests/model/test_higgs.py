@@ -1,6 +1,7 @@
 """The incremental Higgs decode loop against transformers' own `generate()`, on the tiny model."""
 
 import threading
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -289,10 +290,10 @@ def test_busy_slots_make_phrases_wait_in_order_and_none_is_dropped(model, tokeni
     assert started == sorted(started)  # phrases start in the order they were submitted
 
 
-class HostSyncs(TorchDispatchMode):
-    """Records the ops that read a device value on the host or whose output shape depends on the data.
-
-    Either one stops a CUDA graph capture. Such an op is found on the CPU, where no graph can be captured.
+class Dispatched(TorchDispatchMode):
+    """Records every op torch dispatches (on a GPU, each one not a view is a kernel launch), and in `syncs` those
+    that read a device value on the host or whose output shape depends on the data: either stops a CUDA graph
+    capture, and both show on the CPU, where no graph can be captured.
     """
 
     NAMES = frozenset({"nonzero", "_local_scalar_dense", "masked_select", "is_nonzero", "_unique2", "unique_dim"})
@@ -300,14 +301,14 @@ class HostSyncs(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.ops: list[str] = []
-        self.found: list[str] = []
+        self.syncs: list[str] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.overloadpacket.__name__
         self.ops.append(name)
         indices = args[1] if name in ("index", "index_put_", "index_put") else ()
         if name in self.NAMES or any(i is not None and i.dtype == torch.bool for i in indices):
-            self.found.append(name)
+            self.syncs.append(name)
         return func(*args, **(kwargs or {}))
 
 
@@ -321,11 +322,30 @@ def test_the_decode_step_can_be_captured_as_a_cuda_graph(model, tokenizer, codec
         prompt = build_prompt(tokenizer, model.config, text, voice=voice)
         assert generator.admit(Request(prompt, 20, lambda frame: None, lambda reason: None))
     generator.step()
-    with HostSyncs() as decode:
+    with Dispatched() as decode:
         generator._forward()
     assert "scaled_dot_product_attention" in decode.ops and "linear" in decode.ops
-    assert decode.found == []
+    assert decode.syncs == []
     # The prefill mixes text and audio tokens and selects them with boolean masks: the detector sees that.
-    with HostSyncs() as prefill:
+    with Dispatched() as prefill:
         generator._prefill(2, build_prompt(tokenizer, model.config, PHRASES[2], voice=voice))
-    assert prefill.found
+    assert prefill.syncs
+
+
+def test_a_step_runs_the_same_ops_for_one_phrase_as_for_six(model, tokenizer) -> None:
+    """Sampling and the delay pattern run batched over the slots: per-slot ops on a GPU would make every step
+    slower with each session. Only host-side views of the step's one copy back grow with the phrases."""
+    views = {"slice", "select", "unsqueeze", "view", "alias", "lift_fresh", "detach"}
+    counts = []
+    for phrases in (1, 6):
+        generator = HiggsGenerator(model, Sampling(ras_win_len=0), slots=8, context_tokens=512, seed=0)
+        for text in (PHRASES * 2)[:phrases]:
+            prompt = build_prompt(tokenizer, model.config, text)
+            assert generator.admit(Request(prompt, 40, lambda frame: None, lambda reason: None))
+        for _ in range(10):  # past the delay pattern's first steps: every phrase hands out a frame per step
+            generator.step()
+        with Dispatched() as step:
+            generator.step()
+        assert generator.active == phrases and step.syncs == []
+        counts.append(Counter(op for op in step.ops if op not in views))
+    assert counts[0] == counts[1]
