@@ -36,6 +36,10 @@ SCENE = "Audio is recorded from a quiet room."
 EOS = "eos"  # the model ended the phrase
 MAX_FRAMES = "max_frames"  # the babbling guard cut it off
 CANCELLED = "cancelled"
+NON_FINITE = (
+    "the TTS model's logits are NaN or infinite (float16 overflows in this model): set `dtype: bfloat16` or "
+    "`dtype: float32` in the profile"
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ class Request:
     """One phrase to speak. The callbacks run on the generator's thread and must return quickly.
 
     `on_frames` gets each new data frame as a (1, codebooks) LongTensor on the CPU; `on_end` gets EOS, MAX_FRAMES,
-    CANCELLED or an error message, exactly once.
+    CANCELLED or an error message, exactly once. A callback that raises (its session gone, say) cancels its own
+    phrase and nothing else.
     """
 
     prompt: Prompt
@@ -127,6 +132,19 @@ class Request:
     on_frames: Callable[[torch.Tensor], None]
     on_end: Callable[[str], None]
     cancelled: bool = False
+
+    def give(self, frame: torch.Tensor) -> None:
+        try:
+            self.on_frames(frame)
+        except Exception:  # noqa: BLE001 - the other phrases in the batch go on
+            log.exception("a TTS phrase's frame callback failed; the phrase is cancelled")
+            self.cancelled = True
+
+    def finish(self, reason: str) -> None:
+        try:
+            self.on_end(reason)
+        except Exception:  # noqa: BLE001 - the other phrases in the batch go on
+            log.exception("a TTS phrase's end callback failed")
 
 
 @dataclass(eq=False)
@@ -273,12 +291,12 @@ class HiggsGenerator:
                 while self._waiting and len(admissible) < self._free():
                     admissible.append(self._waiting.popleft())
             for request in dropped:
-                request.on_end(CANCELLED)
+                request.finish(CANCELLED)
             for request in admissible:
                 self.admit(request)
             self.step()
         for request in waiting:
-            request.on_end(CANCELLED)
+            request.finish(CANCELLED)
         for index, slot in enumerate(self._active):
             if slot is not None:
                 self._end(index, CANCELLED)
@@ -291,13 +309,13 @@ class HiggsGenerator:
     def admit(self, request: Request) -> bool:
         """Prefill `request` into a free slot; False when none is free. A request that cannot run ends at once."""
         if request.cancelled:
-            request.on_end(CANCELLED)
+            request.finish(CANCELLED)
             return True
         index = next((i for i, slot in enumerate(self._active) if slot is None), None)
         if index is None:
             return False
         if not self.fits(request.prompt, request.max_frames):
-            request.on_end(
+            request.finish(
                 f"the TTS prompt ({len(request.prompt)} tokens) plus {request.max_frames} frames does not fit "
                 f"tts.context_tokens={self.context_tokens}; use a shorter voice reference, fewer context "
                 "phrases, or raise tts.context_tokens"
@@ -307,7 +325,7 @@ class HiggsGenerator:
             logits = self._prefill(index, request.prompt)
         except Exception as exc:  # noqa: BLE001 - one bad prompt must not stop the other sessions
             log.exception("TTS prefill failed")
-            request.on_end(f"TTS prefill failed: {exc}")
+            request.finish(f"TTS prefill failed: {exc}")
             return True
         slot = _Slot(request, length=len(request.prompt))
         self._mask[index] = torch.finfo(self._dtype).min
@@ -315,7 +333,11 @@ class HiggsGenerator:
         self._cache.positions[index] = slot.length
         self._history[index] = -1
         self._active[index] = slot
-        self._advance([index], logits)
+        try:
+            self._advance([index], logits)
+        except Exception as exc:  # noqa: BLE001 - one bad phrase must not stop the other sessions
+            log.exception("TTS sampling failed")
+            self._end(index, f"TTS sampling failed: {exc}")
         return True
 
     def step(self) -> None:
@@ -333,16 +355,15 @@ class HiggsGenerator:
         self._mask[self._rows, 0, 0, self._cache.positions] = 0.0  # each new token sees itself
         try:
             logits = self._decode()
+            self.steps += 1
+            for index in rows:
+                self._active[index].length += 1
+            self._cache.positions[rows] += 1
+            self._advance(rows, logits[rows])
         except Exception as exc:  # noqa: BLE001 - report to every phrase in the batch, keep serving
             log.exception("TTS decode step failed")
             for index in rows:
                 self._end(index, f"TTS decode step failed: {exc}")
-            return
-        self.steps += 1
-        for index in rows:
-            self._active[index].length += 1
-        self._cache.positions[rows] += 1
-        self._advance(rows, logits[rows])
 
     def _decode(self) -> torch.Tensor:
         """The step's forward pass: replayed as a CUDA graph on a GPU, else eager."""
@@ -402,7 +423,10 @@ class HiggsGenerator:
         num_codebooks, size = config.num_codebooks, config.codebook_size
         slots = [self._active[i] for i in rows]
         index = torch.tensor(rows, device=self._device)
-        scores = logits.float().reshape(len(rows), num_codebooks, size)
+        # A row with NaN or +inf logits (float16 overflow, say) would stop sampling for the whole batch: it is
+        # sampled from zeros instead, and its phrase ends with an error once the step's report reaches the host.
+        broken = (logits.isnan() | logits.isposinf()).any(dim=-1)
+        scores = torch.where(broken[:, None], 0, logits).float().reshape(len(rows), num_codebooks, size)
         codebook = torch.arange(num_codebooks, device=scores.device)
         steps = torch.tensor([slot.step for slot in slots], device=scores.device)
         eos_steps = torch.tensor([slot.eos_step for slot in slots], device=scores.device)
@@ -425,7 +449,7 @@ class HiggsGenerator:
         # Codebook k of data frame t was written k steps ago: the frame is the diagonal of the last steps.
         frames = history[:, -num_codebooks:].diagonal(dim1=1, dim2=2)
         eos = config.audio_stream_eos_id
-        ends = torch.stack([(tokens == eos).any(dim=-1), (frames == eos).all(dim=-1)], dim=-1)
+        ends = torch.stack([(tokens == eos).any(dim=-1), (frames == eos).all(dim=-1), broken], dim=-1)
         # A stray stream BOS/EOS inside the data is clipped (as the reference decoder does).
         frames = frames.clamp(0, config.audio_stream_bos_id - 1)
         report = torch.cat([frames, ends.long()], dim=-1).cpu()  # the step's one wait for the device
@@ -447,10 +471,13 @@ class HiggsGenerator:
             tokens = flat.view_as(tokens)
         return tokens
 
-    def _take(self, index: int, slot: _Slot, frame: torch.Tensor, eos_sampled: int, eos_frame: int) -> None:
+    def _take(self, index: int, slot: _Slot, frame: torch.Tensor, eos_seen: int, eos_frame: int, broken: int) -> None:
         """Book one sampled step of a slot: `frame` is the diagonal of its last steps, a data frame once complete."""
         config = self.config
-        if slot.eos_step < 0 and eos_sampled:
+        if broken:
+            self._end(index, NON_FINITE)
+            return
+        if slot.eos_step < 0 and eos_seen:
             slot.eos_step = slot.step
         slot.step += 1
         if slot.step <= config.num_codebooks:  # the BOS step and codebook 7's delay: no frame complete yet
@@ -458,7 +485,7 @@ class HiggsGenerator:
         if eos_frame:
             self._end(index, EOS)
             return
-        slot.request.on_frames(frame[None])
+        slot.request.give(frame[None])
         slot.frames += 1
         if slot.frames >= slot.request.max_frames:
             self._end(index, MAX_FRAMES)
@@ -467,7 +494,7 @@ class HiggsGenerator:
         slot = self._active[index]
         self._active[index] = None
         if slot is not None:
-            slot.request.on_end(reason)
+            slot.request.finish(reason)
 
     def _make_warpers(self) -> LogitsProcessorList:
         """transformers' own warpers, so sampling matches `generate()` (they work per codebook row here)."""

@@ -14,6 +14,7 @@ from model.higgs import (
     CANCELLED,
     EOS,
     MAX_FRAMES,
+    NON_FINITE,
     HiggsGenerator,
     Prompt,
     Request,
@@ -349,3 +350,76 @@ def test_a_step_runs_the_same_ops_for_one_phrase_as_for_six(model, tokenizer) ->
         assert generator.active == phrases and step.syncs == []
         counts.append(Counter(op for op in step.ops if op not in views))
     assert counts[0] == counts[1]
+
+
+def _three_phrases(model, tokenizer, generator: HiggsGenerator, on_frames=None):
+    """Admit three phrases (30 frames each) into `generator`; returns their frames and end reasons."""
+    prompts = [build_prompt(tokenizer, model.config, text) for text in PHRASES[:3]]
+    frames: list[list] = [[], [], []]
+    ends: dict[int, str] = {}
+    for index, prompt in enumerate(prompts):
+        give = on_frames(index, frames[index]) if on_frames else frames[index].append
+        assert generator.admit(Request(prompt, 30, give, lambda reason, index=index: ends.setdefault(index, reason)))
+    return prompts, frames, ends
+
+
+def test_nan_logits_end_their_own_phrase_with_the_fix_and_the_others_go_on(model, tokenizer) -> None:
+    """float16 can overflow in this model; one phrase's NaN logits must not stop sampling for the whole batch."""
+    generator = HiggsGenerator(model, GREEDY, slots=3, context_tokens=1024)
+
+    def nan_in_slot_1(module, args, output):
+        if output.shape[0] != 3:  # a prefill, one phrase alone
+            return output
+        output = output.clone()
+        output[1] = float("nan")
+        return output
+
+    prompts, frames, ends = _three_phrases(model, tokenizer, generator)
+    hook = model.audio_lm_head.register_forward_hook(nan_in_slot_1)
+    try:
+        while generator.active:
+            generator.step()
+    finally:
+        hook.remove()
+    assert ends[1] == NON_FINITE and "bfloat16" in NON_FINITE and frames[1] == []
+    assert ends[0] == ends[2] == MAX_FRAMES
+    for index in (0, 2):
+        alone, _ = _run_alone(model, prompts[index], 30)
+        assert torch.equal(torch.cat(frames[index]), alone)
+
+
+def test_a_failed_step_ends_the_batch_with_the_error_and_the_generator_serves_on(model, tokenizer) -> None:
+    generator = HiggsGenerator(model, Sampling(), slots=3, context_tokens=1024, seed=0)
+    _, _, ends = _three_phrases(model, tokenizer, generator)
+    sample = generator._warpers
+    generator._warpers = lambda ids, scores: 1 / 0  # sampling breaks once, mid-phrase
+    generator.step()
+    generator._warpers = sample
+    assert generator.active == 0
+    assert ends == {index: "TTS decode step failed: division by zero" for index in range(3)}
+    got, got_ends = [], []
+    assert generator.admit(Request(build_prompt(tokenizer, model.config, PHRASES[3]), 12, got.append, got_ends.append))
+    while generator.active:
+        generator.step()
+    assert got_ends == [MAX_FRAMES] and len(got) == 12
+
+
+def test_a_callback_that_raises_cancels_only_its_own_phrase(model, tokenizer) -> None:
+    """A session that went away mid-phrase (its event loop closed) must not take the other phrases with it."""
+
+    def on_frames(index, frames):
+        def give(frame):
+            if index == 0 and len(frames) == 3:
+                raise RuntimeError("Event loop is closed")
+            frames.append(frame)
+
+        return give
+
+    generator = HiggsGenerator(model, GREEDY, slots=3, context_tokens=1024)
+    prompts, frames, ends = _three_phrases(model, tokenizer, generator, on_frames)
+    while generator.active:
+        generator.step()
+    assert ends == {0: CANCELLED, 1: MAX_FRAMES, 2: MAX_FRAMES} and len(frames[0]) == 3
+    for index in (1, 2):
+        alone, _ = _run_alone(model, prompts[index], 30)
+        assert torch.equal(torch.cat(frames[index]), alone)
