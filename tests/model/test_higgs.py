@@ -1,5 +1,10 @@
-"""The incremental Higgs decode loop against transformers' own `generate()`, on the tiny model."""
+"""The incremental Higgs decode loop against transformers' own `generate()`, on the tiny model.
 
+`S2ST_TEST_DEVICE=cuda` runs the module on a GPU (`bench/gpu.sh check` does), where the decode step replays a
+CUDA graph: parity there shows the graph computes what the eager model does.
+"""
+
+import os
 import threading
 from collections import Counter
 from pathlib import Path
@@ -24,6 +29,10 @@ from model.higgs import (
 )
 
 pytestmark = pytest.mark.slow
+DEVICE = os.environ.get("S2ST_TEST_DEVICE", "cpu")
+# A forward hook runs when a CUDA graph is captured, not when it is replayed: tests that script the model's output
+# with one hold on the CPU only.
+scripted = pytest.mark.skipif(DEVICE != "cpu", reason="forward hooks do not run inside a replayed CUDA graph")
 
 GREEDY = Sampling(temperature=0.0)
 PHRASES = (
@@ -37,7 +46,7 @@ CODEBOOK_0_EOS = 1025  # flat index of codebook 0's stream EOS in the audio head
 
 @pytest.fixture(scope="module")
 def model(tiny: dict[str, Path]) -> HiggsAudioV2ForConditionalGeneration:
-    return HiggsAudioV2ForConditionalGeneration.from_pretrained(tiny["higgs"]).eval()
+    return HiggsAudioV2ForConditionalGeneration.from_pretrained(tiny["higgs"]).to(DEVICE).eval()
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +89,13 @@ def _generate_reference(model, processor, prompt: Prompt, frames: int) -> torch.
         inputs["audio_input_ids"] = prompt.audio_ids[None]
         inputs["audio_input_ids_mask"] = torch.ones((1, len(prompt.audio_ids)), dtype=torch.bool)
     out = model.generate(
-        **inputs, max_new_tokens=frames + 8, do_sample=False, ras_win_len=None, return_dict_in_generate=True
+        **{name: value.to(DEVICE) for name, value in inputs.items()},
+        max_new_tokens=frames + 8,
+        do_sample=False,
+        ras_win_len=None,
+        return_dict_in_generate=True,
     )
-    steps = out.audio_sequences[0, len(prompt.audio_ids) :]
+    steps = out.audio_sequences[0, len(prompt.audio_ids) :].cpu()
     assert (steps[0] == 1024).all()  # the all-BOS step opens the phrase
     ended = (steps == 1025).all(dim=-1).nonzero()
     end = int(ended[0]) if len(ended) else len(steps)
@@ -151,6 +164,7 @@ def test_greedy_parity_with_generate(model, processor, tokenizer, codec, turns: 
     assert torch.equal(ours, _generate_reference(model, processor, prompt, 40))
 
 
+@scripted
 def test_greedy_parity_when_the_model_ends_the_phrase(model, processor, tokenizer) -> None:
     prompt = build_prompt(tokenizer, model.config, PHRASES[0])
     hook = model.audio_lm_head.register_forward_hook(EndAfter(calls=20))
@@ -191,6 +205,7 @@ def test_a_phrase_in_a_batch_of_four_equals_the_phrase_alone(model, tokenizer, c
         assert torch.equal(torch.cat(frames), alone)
 
 
+@scripted
 def test_babbling_guard_stops_a_model_that_never_ends(model, tokenizer) -> None:
     def never_end(module, args, output):
         output = output.clone().view(*output.shape[:-1], 8, 1026)
@@ -317,7 +332,7 @@ def test_the_decode_step_can_be_captured_as_a_cuda_graph(model, tokenizer, codec
     """Without a graph each step launches hundreds of kernels one by one from Python: on a GPU that launch time,
     not the model, would set the speed. A change here or in transformers that adds a sync must fail this."""
     generator = HiggsGenerator(model, GREEDY, slots=4, context_tokens=512)
-    assert generator.graph == "not used on cpu"
+    assert generator.graph == ("captured" if DEVICE == "cuda" else "not used on cpu")
     voice = ("This is my voice.", _encode(codec, _clip(1.0, seed=5)))
     for text in PHRASES[:2]:
         prompt = build_prompt(tokenizer, model.config, text, voice=voice)
@@ -363,6 +378,7 @@ def _three_phrases(model, tokenizer, generator: HiggsGenerator, on_frames=None):
     return prompts, frames, ends
 
 
+@scripted
 def test_nan_logits_end_their_own_phrase_with_the_fix_and_the_others_go_on(model, tokenizer) -> None:
     """float16 can overflow in this model; one phrase's NaN logits must not stop sampling for the whole batch."""
     generator = HiggsGenerator(model, GREEDY, slots=3, context_tokens=1024)
