@@ -334,7 +334,7 @@ class HiggsGenerator:
         self._history[index] = -1
         self._active[index] = slot
         try:
-            self._advance([index], logits)
+            self._advance([index], torch.tensor([index], device=self._device), logits)
         except Exception as exc:  # noqa: BLE001 - one bad phrase must not stop the other sessions
             log.exception("TTS sampling failed")
             self._end(index, f"TTS sampling failed: {exc}")
@@ -358,8 +358,9 @@ class HiggsGenerator:
             self.steps += 1
             for index in rows:
                 self._active[index].length += 1
-            self._cache.positions[rows] += 1
-            self._advance(rows, logits[rows])
+            index = torch.tensor(rows, device=self._device)
+            self._cache.positions[index] += 1
+            self._advance(rows, index, logits[index])
         except Exception as exc:  # noqa: BLE001 - report to every phrase in the batch, keep serving
             log.exception("TTS decode step failed")
             for index in rows:
@@ -417,12 +418,14 @@ class HiggsGenerator:
             self._cache.fill(index, prefilled)
         return logits
 
-    def _advance(self, rows: list[int], logits: torch.Tensor) -> None:
-        """Sample one delayed step per row from `logits` (rows, codebooks * codebook_size) and hand out frames."""
+    def _advance(self, rows: list[int], index: torch.Tensor, logits: torch.Tensor) -> None:
+        """Sample one delayed step per row from `logits` (rows, codebooks * codebook_size) and hand out frames.
+
+        `index` holds `rows` on the device, made once per step for every indexing the step does.
+        """
         config = self.config
         num_codebooks, size = config.num_codebooks, config.codebook_size
         slots = [self._active[i] for i in rows]
-        index = torch.tensor(rows, device=self._device)
         # A row with NaN or +inf logits (float16 overflow, say) would stop sampling for the whole batch: it is
         # sampled from zeros instead, and its phrase ends with an error once the step's report reaches the host.
         broken = (logits.isnan() | logits.isposinf()).any(dim=-1)
