@@ -150,7 +150,6 @@ class Request:
 @dataclass(eq=False)
 class _Slot:
     request: Request
-    length: int  # tokens in this slot's cache row
     step: int = 0  # index of the step whose logits come next
     eos_step: int = -1  # first step that held a stream EOS
     frames: int = 0  # data frames handed out
@@ -327,12 +326,11 @@ class HiggsGenerator:
             log.exception("TTS prefill failed")
             request.finish(f"TTS prefill failed: {exc}")
             return True
-        slot = _Slot(request, length=len(request.prompt))
         self._mask[index] = torch.finfo(self._dtype).min
-        self._mask[index, ..., : slot.length] = 0.0
-        self._cache.positions[index] = slot.length
+        self._mask[index, ..., : len(request.prompt)] = 0.0
+        self._cache.positions[index] = len(request.prompt)  # the row's length, grown on the device each step
         self._history[index] = -1
-        self._active[index] = slot
+        self._active[index] = _Slot(request)
         try:
             self._advance([index], torch.tensor([index], device=self._device), logits)
         except Exception as exc:  # noqa: BLE001 - one bad phrase must not stop the other sessions
@@ -356,8 +354,6 @@ class HiggsGenerator:
         try:
             logits = self._decode()
             self.steps += 1
-            for index in rows:
-                self._active[index].length += 1
             index = torch.tensor(rows, device=self._device)
             self._cache.positions[index] += 1
             self._advance(rows, index, logits[index])
