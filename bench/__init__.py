@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
+
+SPEECH_ENV = "S2ST_SPEECH_DIR"
+
+
+def speech_dir() -> Path:
+    """The held real speech (read its README): `$S2ST_SPEECH_DIR`, else `shared/data/speech` beside this repository.
+
+    Benchmarks and tests both read it from here, so moving the data means setting one variable.
+    """
+    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+    return Path(os.environ.get(SPEECH_ENV, default)).expanduser()
+
+
+def missing_speech() -> str | None:
+    """None when the held speech is there; otherwise one line saying where it was expected and how to point at it."""
+    path = speech_dir()
+    if (path / "long_en_16k.wav").is_file():
+        return None
+    return f"held speech not found at {path} (expected long_en_16k.wav there); set {SPEECH_ENV} to its directory"
 
 
 def device_name(device: str) -> str:

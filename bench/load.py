@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+from bench import missing_speech, speech_dir
+
+SPEECH = speech_dir()
 READINGS = sorted((SPEECH / "en").glob("*.wav"))[:4]
 UTTERANCES = 5 + len(READINGS)  # long_en_16k.wav holds five
 STAGGER_S = 0.25
@@ -189,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="target", default="de")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    if problem := missing_speech():
+        print(f"s2st bench load: {problem}", file=sys.stderr)
+        return 2
     result = asyncio.run(run(args.profile, args.sessions, target=args.target))
     figures = result.to_json()
     print(

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+from bench import missing_speech, speech_dir
+
+SPEECH = speech_dir()
 RATE = 16000
 FRAME = RATE * 20 // 1000
 SILENCE = np.zeros(RATE, dtype=np.float32)
@@ -50,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s2st bench vad", description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    if problem := missing_speech():
+        print(f"s2st bench vad: {problem}", file=sys.stderr)
+        return 2
 
     model, default = SileroVAD(), VADSettings()
     long_en, _ = read_audio(SPEECH / "long_en_16k.wav")

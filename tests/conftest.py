@@ -1,4 +1,9 @@
-"""Shared fixtures: a per-run cache for tiny models and the tiny profile's models."""
+"""Shared fixtures (a per-run cache for tiny models, the tiny profile's models) and two checks before any test.
+
+The torch stack is checked first, so a broken wheel pair is one line rather than an error in every module that
+imports a model. Tests marked `speech` read the held speech: without it they skip, saying where it was expected,
+unless `S2ST_REQUIRE_SPEECH` is set (CI sets it), when the run stops at once instead.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,22 @@ import os
 from pathlib import Path
 
 import pytest
+
+from bench import missing_speech
+from model.runtime import check_torch_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "speech: reads the held real speech in ../shared/data/speech")
+    if problem := check_torch_stack():
+        pytest.exit(problem, returncode=3)
+    if os.environ.get("S2ST_REQUIRE_SPEECH") and (problem := missing_speech()):
+        pytest.exit(f"{problem} (S2ST_REQUIRE_SPEECH is set, so the tests that need it cannot be skipped)", 3)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("speech") and (problem := missing_speech()):
+        pytest.skip(problem)
 
 
 @pytest.fixture(scope="session", autouse=True)

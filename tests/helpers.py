@@ -6,13 +6,13 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import numpy as np
 
+from bench import speech_dir
 from streaming.audio import frames
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+SPEECH = speech_dir()  # tests that read it are marked `speech`, so they skip (or, in CI, fail) without it
 LONG_EN = SPEECH / "long_en_16k.wav"
 TTS_RATE = 24000  # the fake TTS speaks at Higgs's own rate
 

@@ -13,7 +13,7 @@ from agent.config import ServerConfig
 from agent.server import Server
 from tests.helpers import SPEECH, english_references, normalise
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.speech]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SPOKEN = SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav"  # the first of the five readings

@@ -27,6 +27,7 @@ def _translate(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.speech
 def test_long_english_file_gives_five_captioned_translated_utterances(tmp_path, capsys):
     wav, captions_path = tmp_path / "out.wav", tmp_path / "captions.json"
     code, out, err = _translate(capsys, LONG_EN, "--to", "de", "--from", "en", "-o", wav, "--captions", captions_path)
@@ -50,6 +51,7 @@ def test_long_english_file_gives_five_captioned_translated_utterances(tmp_path, 
     assert len(rows) == 5
 
 
+@pytest.mark.speech
 def test_stereo_44k_input_works(tmp_path, capsys):
     speech, _ = sf.read(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
     up = resample(speech, 16000, 44100)
@@ -85,6 +87,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, content, message):
     assert err.count("\n") == 1 and err.startswith("s2st: error: ") and message in err and str(path) in err
 
 
+@pytest.mark.speech
 def test_missing_output_folder_and_unknown_profile(tmp_path, capsys):
     code, _, err = _translate(capsys, LONG_EN, "--to", "de", "-o", tmp_path / "no" / "o.wav")
     assert code == 2 and "does not exist; create it first" in err
@@ -120,6 +123,7 @@ def test_models_pull_without_network_names_each_model_and_the_way_out(capsys, mo
     assert "--profile tiny" in err
 
 
+@pytest.mark.speech
 def test_translate_with_models_not_downloaded_lists_them_all_at_once(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     code = main(["translate", str(LONG_EN), "--to", "de", "-o", str(tmp_path / "o.wav"), "--profile", "default"])
@@ -154,6 +158,7 @@ async def test_make_tiny_models_load_as_hub_ids_through_the_hub_cache(tmp_path, 
     assert sum(len(chunk.pcm) for chunk in chunks) > 0
 
 
+@pytest.mark.speech
 def test_corrupt_model_directory_in_a_profile_is_one_clear_line(tmp_path, capsys):
     broken = tmp_path / "translator"
     broken.mkdir()
@@ -169,6 +174,7 @@ def test_corrupt_model_directory_in_a_profile_is_one_clear_line(tmp_path, capsys
     assert f"the model in {broken} could not be loaded" in err
 
 
+@pytest.mark.speech
 def test_realtime_paces_the_input_like_a_microphone(tmp_path, capsys):
     clip = SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav"
     duration = sf.info(clip).duration

@@ -13,7 +13,7 @@ from agent.server import Server
 from streaming.audio import pcm16_encode, read_audio
 from tests.helpers import LONG_EN
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.speech]
 
 
 class DeafSocket:

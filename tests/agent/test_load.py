@@ -4,7 +4,7 @@ import pytest
 
 from bench.load import PROFILE, run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.speech]
 
 SESSIONS = 20
 GROWTH_LIMIT_MB = 2048  # above the loaded models; the recorded run grew 566 MB (bench/results/load_cpu_tiny.json)

@@ -18,6 +18,8 @@ from streaming.audio import read_audio
 from streaming.events import Error, Metrics, SpeechChunk, Transcript, Translation
 from tests.helpers import LONG_EN, FakeTTS, ScriptedClock, run_session
 
+pytestmark = pytest.mark.speech
+
 
 class FakeASR:
     multilingual = False

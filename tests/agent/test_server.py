@@ -69,6 +69,7 @@ def _short() -> np.ndarray:
     return audio
 
 
+@pytest.mark.speech
 async def test_long_english_over_the_native_api_gives_five_utterances_each_translated_and_spoken(serve):
     server = await serve()
     audio, rate = read_audio(LONG_EN)
@@ -91,6 +92,7 @@ async def test_long_english_over_the_native_api_gives_five_utterances_each_trans
         assert mine.index("audio.start") < mine.index("audio.end")
 
 
+@pytest.mark.speech
 async def test_each_bad_input_gets_an_error_and_no_other_session_is_hurt(serve):
     server = await serve(token="s3cret")
     audio = _short()
@@ -165,6 +167,7 @@ def _get(server: Server, path: str, headers: dict | None = None) -> str:
         return response.read().decode()
 
 
+@pytest.mark.speech
 async def test_metrics_count_sessions_latencies_and_errors(serve):
     server = await serve()
     await stream_file(_url(server), _short(), 16000, target="ko", source="en", realtime=False)
@@ -225,6 +228,7 @@ async def test_browser_origins_other_than_the_server_own_need_to_be_allowed(serv
             await _read_until(ws, "session.ended")
 
 
+@pytest.mark.speech
 async def test_a_session_over_the_length_limit_ends_in_order(serve):
     server = await serve(max_session_s=1.5)
     async with connect(_url(server)) as ws:
@@ -240,6 +244,7 @@ async def test_a_session_over_the_length_limit_ends_in_order(serve):
     assert any(m["type"] == "transcript" and m["final"] for m in messages)
 
 
+@pytest.mark.speech
 async def test_shutdown_lets_open_sessions_finish_their_utterance(serve):
     server = await serve()
     url = _url(server)

@@ -93,6 +93,7 @@ async def _run(models, audio, clock, target="de"):
     return await run_session(Session(models, source_language="auto", target_language=target, clock=clock), audio, clock)
 
 
+@pytest.mark.speech
 async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings():
     clock = ScriptedClock()
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
@@ -130,6 +131,7 @@ async def test_one_utterance_metrics_are_differences_of_scripted_clock_readings(
     assert models.asr.heard == [round((ended.audio_time - started.audio_time) * 16000)]
 
 
+@pytest.mark.speech
 async def test_five_utterances_each_flow_through_every_stage_in_order():
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
@@ -150,6 +152,7 @@ async def test_five_utterances_each_flow_through_every_stage_in_order():
     assert models.translator.contexts[4][-1].target == "ko: sentence 4"
 
 
+@pytest.mark.speech
 async def test_a_failing_utterance_reports_an_error_and_the_session_goes_on():
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
@@ -165,6 +168,7 @@ async def test_silence_gives_no_events():
     assert await _run(_models(clock), np.zeros(16000 * 3, np.float32), clock) == []
 
 
+@pytest.mark.speech
 async def test_close_mid_utterance_stops_without_waiting():
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
@@ -201,6 +205,7 @@ class FirstReadingClock:
         return now
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(tiny_models, monkeypatch):
     clock = FirstReadingClock()
@@ -248,6 +253,7 @@ class MultilingualASR(FakeASR):
         return self.answers.pop(0)
 
 
+@pytest.mark.speech
 async def test_auto_language_is_kept_unless_a_later_utterance_is_confidently_another():
     clock = ScriptedClock()
     audio, _ = read_audio(LONG_EN)
@@ -279,6 +285,7 @@ def _real_asr_models(tiny_models):
     )
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 async def test_live_speech_gets_partial_captions_before_it_ends_and_they_only_grow(tiny_models):
     """long_en_16k.wav at microphone pace: every utterance over 3 s has captions before its end."""
@@ -317,6 +324,7 @@ async def test_thirty_seconds_of_silence_or_white_noise_give_no_transcript(tiny_
         assert not [e for e in events if isinstance(e, Transcript)]
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 async def test_long_english_streams_into_five_utterances_cut_in_the_silences(tiny_models):
     clock = ScriptedClock()
@@ -355,6 +363,7 @@ class WordTranslator:
         return full if full.startswith(prefix) else prefix + full[len(prefix) :]
 
 
+@pytest.mark.speech
 async def test_simultaneous_policy_speaks_committed_words_before_the_utterance_ends():
     clock = ScriptedClock()
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")

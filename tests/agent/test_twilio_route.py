@@ -75,6 +75,7 @@ async def server(tiny_models):
     await server.shutdown()
 
 
+@pytest.mark.speech
 async def test_a_call_gets_its_translation_back_as_paced_media_with_a_mark_after_each_utterance(server):
     url = f"ws://127.0.0.1:{server.port}/v1/twilio"
     mulaw = mulaw_encode(_call_audio())

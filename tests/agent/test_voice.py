@@ -73,6 +73,7 @@ def test_measure_finds_clipping_and_noise():
     assert silence.duration_s == 0.0 and len(silence.audio) == 0
 
 
+@pytest.mark.speech
 def test_real_speech_measures_clean_and_its_noisy_or_clipped_copies_do_not():
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     policy = VoicePolicy(VoiceSettings(), "clone")
@@ -194,6 +195,7 @@ def _voice_of_phrases(models):
     return [voice for _, voice, _ in models.tts.spoken]
 
 
+@pytest.mark.speech
 async def test_the_first_utterance_is_spoken_in_its_own_trimmed_voice():
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(RATE, np.float32)])
@@ -219,6 +221,7 @@ def _with_gaps(*utterances):
     return np.concatenate([piece for utterance in utterances for piece in (gap, utterance)] + [gap])
 
 
+@pytest.mark.speech
 async def test_clipped_noisy_or_unsure_utterances_are_not_taken_and_a_clean_one_is():
     names = ["0880", "0890", "0930", "0920"]
     clean = [read_audio(SPEECH / "en" / f"sense_and_sensibility_01_austen_64kb-{n}.wav")[0] for n in names]
@@ -235,6 +238,7 @@ async def test_clipped_noisy_or_unsure_utterances_are_not_taken_and_a_clean_one_
     assert voices[:3] == [None, None, None] and voices[3].transcript == "sentence 4"
 
 
+@pytest.mark.speech
 async def test_an_explicit_reference_is_used_from_the_start_and_never_replaced():
     audio, _ = read_audio(LONG_EN)
     given, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0930.wav")
@@ -252,6 +256,7 @@ async def test_an_explicit_reference_is_used_from_the_start_and_never_replaced()
     assert voices[0].transcript == "He might even have been made amiable himself."
 
 
+@pytest.mark.speech
 async def test_default_voice_speaks_the_stock_clip_or_the_models_own():
     audio, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     audio = _with_gaps(audio)
@@ -272,6 +277,7 @@ async def test_default_voice_speaks_the_stock_clip_or_the_models_own():
         Session(models, source_language="en", target_language="de", clock=ScriptedClock(), voice="robot")
 
 
+@pytest.mark.speech
 async def test_translate_audio_speaks_in_the_given_voice():
     audio, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     models = _models()
@@ -325,6 +331,7 @@ def _wav(audio: np.ndarray) -> str:
     return base64.b64encode(data.getvalue()).decode()
 
 
+@pytest.mark.speech
 async def test_the_native_api_takes_a_voice_reference_and_refuses_a_short_one_with_the_fix():
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     models = _models()
@@ -413,6 +420,7 @@ def test_a_stock_clip_next_to_the_profile_becomes_the_default_voice(tmp_path):
 # the tiny models on real speech
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 def test_a_second_voice_at_the_same_level_leaves_the_asr_unsure_so_the_clip_is_refused(tiny_models):
     one, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
@@ -436,6 +444,7 @@ class ShortTranslator:
         return next(self.phrases)
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 async def test_long_english_is_spoken_in_its_own_voice_from_the_first_sentence_and_pins(tiny_models, monkeypatch):
     """long_en_16k.wav: utterance 1 (6.5 s) is the reference of its own translation; utterance 2 is joined onto

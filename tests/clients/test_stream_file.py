@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,11 @@ import soundfile as sf
 from websockets.asyncio.server import ServerConnection, serve
 
 from clients.python.stream_file import main, stream_file
+from tests.helpers import SPEECH
 
-SPEECH = Path("/work/shared/data/speech/en/sense_and_sensibility_01_austen_64kb-0880.wav")
+pytestmark = pytest.mark.speech
+
+CLIP = SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav"
 TOKEN = "s3cret"
 
 
@@ -136,13 +138,13 @@ async def scripted_server(handler: Handler, *, token_required: bool = False) -> 
 
 
 def _speech() -> tuple[np.ndarray, int]:
-    audio, rate = sf.read(SPEECH, dtype="float32")
+    audio, rate = sf.read(CLIP, dtype="float32")
     return audio, rate
 
 
 async def test_stream_file_speaks_the_protocol_and_collects_the_replies():
     audio, rate = _speech()
-    reference = SPEECH.read_bytes()
+    reference = CLIP.read_bytes()
     seen: list[str] = []
     async with scripted_server(translating, token_required=True) as (url, received):
         result = await stream_file(
@@ -177,7 +179,7 @@ async def test_stream_file_speaks_the_protocol_and_collects_the_replies():
     assert {len(frame) for frame in received.frames} == {640}  # 20 ms of 16-bit samples at 16 kHz
     assert len(received.frames) == -(-len(audio) // 320)
     sent = b"".join(received.frames)
-    expected = sf.read(SPEECH, dtype="int16")[0].astype("<i2").tobytes()
+    expected = sf.read(CLIP, dtype="int16")[0].astype("<i2").tobytes()
     assert sent[: len(expected)] == expected and not any(sent[len(expected) :])
 
     assert result.session_id == "sess-1"
@@ -231,8 +233,8 @@ async def test_command_writes_the_wav_and_captions(tmp_path, capsys, monkeypatch
     monkeypatch.setenv("S2ST_TOKEN", TOKEN)
     output, captions = tmp_path / "out.wav", tmp_path / "out.json"
     async with scripted_server(translating, token_required=True) as (url, received):
-        argv = [str(SPEECH), "--to", "de", "--url", url, "--fast", "-o", str(output), "--captions", str(captions)]
-        argv += ["--voice-ref", str(SPEECH), "--voice-text", SOURCE_TEXT]
+        argv = [str(CLIP), "--to", "de", "--url", url, "--fast", "-o", str(output), "--captions", str(captions)]
+        argv += ["--voice-ref", str(CLIP), "--voice-text", SOURCE_TEXT]
         code = await asyncio.to_thread(main, argv)
 
     out, err = capsys.readouterr()
@@ -281,7 +283,7 @@ async def test_command_writes_the_wav_and_captions(tmp_path, capsys, monkeypatch
 
 async def test_command_resamples_to_the_requested_rate(tmp_path):
     async with scripted_server(translating) as (url, received):
-        argv = [str(SPEECH), "--to", "ko", "--rate", "8000", "--url", url, "--fast", "-o", str(tmp_path / "o.wav")]
+        argv = [str(CLIP), "--to", "ko", "--rate", "8000", "--url", url, "--fast", "-o", str(tmp_path / "o.wav")]
         assert await asyncio.to_thread(main, argv) == 0
 
     assert received.messages[0]["input_audio"] == {"encoding": "pcm_s16le", "sample_rate": 8000}
@@ -291,7 +293,7 @@ async def test_command_resamples_to_the_requested_rate(tmp_path):
 
 async def test_fatal_error_stops_the_stream_with_exit_code_1(tmp_path, capsys):
     async with scripted_server(failing) as (url, received):
-        code = await asyncio.to_thread(main, [str(SPEECH), "--to", "de", "--url", url, "-o", str(tmp_path / "o.wav")])
+        code = await asyncio.to_thread(main, [str(CLIP), "--to", "de", "--url", url, "-o", str(tmp_path / "o.wav")])
 
     assert code == 1
     assert "model_failed: the ASR crashed" in capsys.readouterr().err
@@ -301,7 +303,7 @@ async def test_fatal_error_stops_the_stream_with_exit_code_1(tmp_path, capsys):
 
 async def test_abnormal_close_is_exit_code_2(tmp_path, capsys):
     async with scripted_server(crashing) as (url, _):
-        code = await asyncio.to_thread(main, [str(SPEECH), "--to", "de", "--url", url, "-o", str(tmp_path / "o.wav")])
+        code = await asyncio.to_thread(main, [str(CLIP), "--to", "de", "--url", url, "-o", str(tmp_path / "o.wav")])
 
     assert code == 2
     err = capsys.readouterr().err
@@ -310,7 +312,7 @@ async def test_abnormal_close_is_exit_code_2(tmp_path, capsys):
 
 async def test_rejected_token_names_the_fix(tmp_path, capsys):
     async with scripted_server(translating, token_required=True) as (url, _):
-        argv = [str(SPEECH), "--to", "de", "--url", url, "--token", "wrong", "-o", str(tmp_path / "o.wav")]
+        argv = [str(CLIP), "--to", "de", "--url", url, "--token", "wrong", "-o", str(tmp_path / "o.wav")]
         code = await asyncio.to_thread(main, argv)
 
     assert code == 2
@@ -323,7 +325,7 @@ def test_unreachable_server_names_the_url(tmp_path, capsys):
         probe.bind(("127.0.0.1", 0))
         url = f"ws://127.0.0.1:{probe.getsockname()[1]}/v1/stream"
 
-    assert main([str(SPEECH), "--to", "de", "--url", url, "--fast", "-o", str(tmp_path / "o.wav")]) == 2
+    assert main([str(CLIP), "--to", "de", "--url", url, "--fast", "-o", str(tmp_path / "o.wav")]) == 2
     err = capsys.readouterr().err
     assert url in err and "s2st serve" in err
     assert not (tmp_path / "o.wav").exists()

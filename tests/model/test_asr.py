@@ -24,6 +24,7 @@ def asr():
     return WhisperASR(path, device="cpu", settings=ASRSettings(compute_type="int8"))
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 def test_tiny_en_transcribes_real_speech(asr):
     transcripts = json.loads((SPEECH / "en" / "transcripts.json").read_text())
@@ -43,6 +44,7 @@ def test_english_only_model_answers_en_for_auto(asr):
     assert asr.detect_language(np.zeros(16000, dtype=np.float32)) == "en"
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 def test_streaming_buffer_transcribes_once_and_starts_fresh(asr):
     audio, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
@@ -183,6 +185,7 @@ def test_thirty_seconds_of_silence_or_noise_decode_to_nothing(asr):
         assert asr.transcribe(audio.astype(np.float32), "en").text == ""
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 def test_partials_on_real_speech_only_grow_their_committed_words(asr):
     transcripts = json.loads((SPEECH / "en" / "transcripts.json").read_text())

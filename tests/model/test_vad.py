@@ -47,6 +47,7 @@ def _contiguous_within(pieces: list[tuple[int, int]], whole: tuple[int, int], lo
     assert all(0 < e - s <= longest for s, e in pieces)
 
 
+@pytest.mark.speech
 def test_long_file_gives_five_utterances_with_ordered_boundaries():
     audio, _ = read_audio(LONG_EN)
     events = _run(audio)
@@ -59,6 +60,7 @@ def test_long_file_gives_five_utterances_with_ordered_boundaries():
         assert np.sqrt(np.mean(segment**2)) > 0.01
 
 
+@pytest.mark.speech
 def test_gaps_between_utterances_are_quiet():
     audio, _ = read_audio(LONG_EN)
     samples = [e.sample for e in _run(audio)]
@@ -67,6 +69,7 @@ def test_gaps_between_utterances_are_quiet():
         assert np.sqrt(np.mean(gap**2)) < 0.01
 
 
+@pytest.mark.speech
 def test_each_reading_is_one_utterance_inside_its_own_recording():
     """long_en_16k.wav is the five readings, each followed by 1 s of silence: every utterance lies inside its
     reading (so the silence between readings is never heard as speech), holds nearly all of its energy, and
@@ -92,6 +95,7 @@ def test_thirty_seconds_of_silence_or_white_noise_give_no_events(level):
     assert _run(noise.astype(np.float32)) == []
 
 
+@pytest.mark.speech
 def test_an_utterance_open_at_the_end_is_closed_by_flush():
     audio, _ = read_audio(LONG_EN)
     events = _run(audio[: 16000 * 3])
@@ -99,6 +103,7 @@ def test_an_utterance_open_at_the_end_is_closed_by_flush():
     assert events[-1].sample == 16000 * 3 // 512 * 512
 
 
+@pytest.mark.speech
 def test_reset_forgets_an_open_utterance():
     audio, _ = read_audio(LONG_EN)
     stream = _model().stream(DEFAULT)
@@ -107,6 +112,7 @@ def test_reset_forgets_an_open_utterance():
     assert not stream.speaking and stream.flush() == []
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("max_ms", [4000, DEFAULT.max_utterance_ms])
 def test_a_long_utterance_is_split_at_pauses_into_contiguous_pieces(max_ms):
     speech = np.concatenate([_continuous_speech(), SILENCE])
@@ -119,6 +125,7 @@ def test_a_long_utterance_is_split_at_pauses_into_contiguous_pieces(max_ms):
         assert np.sqrt(np.mean(speech[cut - WINDOW // 2 : cut + WINDOW // 2] ** 2)) < 0.01
 
 
+@pytest.mark.speech
 def test_speech_without_any_pause_is_cut_by_the_fallback():
     """A voiced half second repeated for 20 s has no pause at all: it is still cut, at most 3 s past the limit."""
     audio, _ = read_audio(LONG_EN)
@@ -134,6 +141,7 @@ def test_speech_without_any_pause_is_cut_by_the_fallback():
     assert pieces[0][0] == 0 and pieces[-1][1] >= len(voiced)
 
 
+@pytest.mark.speech
 def test_a_split_pause_that_lasts_ends_the_utterance_where_an_unsplit_one_ends():
     """A 6 s utterance past a 5 s limit is split in its final pause; the split changes nothing, the next one too."""
     audio, _ = read_audio(LONG_EN)
@@ -144,6 +152,7 @@ def test_a_split_pause_that_lasts_ends_the_utterance_where_an_unsplit_one_ends()
     assert events == _run(speech, VADSettings(max_utterance_ms=60000))
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 def test_split_pieces_are_fully_transcribed():
     """Every word of the 23 s monologue is heard when it arrives in pieces of 3 to 6 s, one of them cut between two

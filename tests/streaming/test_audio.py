@@ -18,6 +18,7 @@ from streaming.audio import (
 from tests.helpers import LONG_EN
 
 
+@pytest.mark.speech
 def test_reads_real_speech_as_float_mono():
     audio, rate = read_audio(LONG_EN)
     assert rate == 16000

@@ -61,6 +61,7 @@ async def read_seconds(chunks, seconds: float, rate: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
+@pytest.mark.speech
 @pytest.mark.slow
 async def test_microphone_arrives_as_16k_float_mono_speech():
     speech, rate = read_audio(LONG_EN)
