@@ -48,8 +48,8 @@ lint: $(STAMP)
 # (`rm requirements.lock` first to move everything to the newest releases).
 lock:
 	@test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet $(PIP_TOOLS); }
-	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra test --all-build-deps --strip-extras \
-		--no-emit-index-url --no-emit-find-links --custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
+	CUSTOM_COMPILE_COMMAND='make lock' .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--extra test --all-build-deps --strip-extras --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 	sed -i '1i # inputs: $(LOCK_INPUTS)' $(LOCK)
 
 # Wheels for a lent GPU machine, whose image lacks this transformers: carry .whl and run bench/gpu.sh there.
