@@ -2,10 +2,11 @@
 
 transformers' `generate()` hands out audio codes only when a phrase is finished, so the loop is ours: prefill a
 prompt into a free slot, then one forward pass per step for every active slot at once, each slot at its own
-cache position. The logits are masked and sampled exactly as `generate()` does (delay pattern, temperature,
-top-k, top-p, then repetition-aware resampling), and the delay pattern is undone online: codebook k runs k steps
-behind codebook 0, so data frame t is complete one step after codebook 7 wrote it, at step t + 8 (step 0 is the
-all-BOS frame).
+cache position (`model.slot_cache`). The logits are masked and sampled exactly as `generate()` does: the delay
+pattern (`model.delay_pattern`), then temperature, top-k, top-p and repetition-aware resampling
+(`model.higgs_sampling`); the delay pattern is undone online, so each data frame goes out as soon as it is
+complete. This module schedules the phrases, runs the steps (as a CUDA graph on a GPU) and hands out the frames;
+it is also where the rest of the code imports the Higgs names from, prompts (`model.higgs_prompt`) included.
 """
 
 from __future__ import annotations
@@ -13,25 +14,31 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from transformers import (
-    DynamicCache,
-    HiggsAudioV2Config,
-    HiggsAudioV2ForConditionalGeneration,
-    LogitsProcessorList,
-    PreTrainedTokenizerBase,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers import DynamicCache, HiggsAudioV2Config, HiggsAudioV2ForConditionalGeneration
+
+from model.delay_pattern import completed_frames, delayed, force_delay_pattern
+from model.higgs_prompt import Prompt, build_prompt
+from model.higgs_sampling import Sampling, make_warpers, sample_codes
+from model.slot_cache import SlotCache
+
+__all__ = [
+    "CANCELLED",
+    "EOS",
+    "MAX_FRAMES",
+    "NON_FINITE",
+    "HiggsGenerator",
+    "Prompt",
+    "Request",
+    "Sampling",
+    "build_prompt",
+    "delayed",
+]
 
 log = logging.getLogger(__name__)
-
-SYSTEM_PROMPT = "Generate audio following instruction."
-SCENE = "Audio is recorded from a quiet room."
 
 EOS = "eos"  # the model ended the phrase
 MAX_FRAMES = "max_frames"  # the babbling guard cut it off
@@ -40,82 +47,6 @@ NON_FINITE = (
     "the TTS model's logits are NaN or infinite (float16 overflows in this model): set `dtype: bfloat16` or "
     "`dtype: float32` in the profile"
 )
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How codes are drawn; `temperature == 0` means greedy, without repetition-aware resampling.
-
-    RAS (repetition-aware sampling, from the reference implementation) redraws a code that already occurs
-    `ras_win_max_num_repeat` times among the last `ras_win_len` steps of its codebook, from the untempered
-    distribution, which keeps the model from getting stuck on one sound.
-    """
-
-    temperature: float = 0.3
-    top_k: int = 50
-    top_p: float = 0.95
-    ras_win_len: int = 7
-    ras_win_max_num_repeat: int = 2
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """Token ids of the whole prompt and the delayed audio codes its audio placeholders stand for."""
-
-    input_ids: torch.Tensor  # (tokens,)
-    audio_ids: torch.Tensor  # (audio tokens, codebooks), BOS/EOS framed and delayed, possibly empty
-
-    def __len__(self) -> int:
-        return int(self.input_ids.shape[0])
-
-
-def delayed(codes: torch.Tensor, config: HiggsAudioV2Config) -> torch.Tensor:
-    """Frame `codes` (frames, codebooks) with stream BOS/EOS and shift codebook k down by k steps.
-
-    This is the layout the model reads audio in (and the one the transformers processor builds).
-    """
-    frames, num_codebooks = codes.shape
-    steps = frames + 1 + num_codebooks
-    out = codes.new_full((steps, num_codebooks), config.audio_stream_eos_id)
-    for k in range(num_codebooks):
-        out[: k + 1, k] = config.audio_stream_bos_id
-        out[k + 1 : k + 1 + frames, k] = codes[:, k]
-    return out
-
-
-def build_prompt(
-    tokenizer: PreTrainedTokenizerBase,
-    config: HiggsAudioV2Config,
-    text: str,
-    *,
-    voice: tuple[str, torch.Tensor] | None = None,
-    context: Sequence[tuple[str, torch.Tensor]] = (),
-) -> Prompt:
-    """System and scene, then the voice reference and the context phrases as (text, codes) turns, then `text`.
-
-    Each audio turn is one `<|AUDIO_OUT|>` in the chat template, expanded here to one placeholder per delayed
-    step (the last num_codebooks - 1 of them as delay tokens), exactly as the transformers processor does.
-    """
-    turns = ([voice] if voice is not None else []) + list(context)
-    messages: list[dict] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "scene", "content": SCENE}]
-    for said, _ in turns:
-        messages += [{"role": "user", "content": said}, {"role": "assistant", "content": [{"type": "audio"}]}]
-    messages.append({"role": "user", "content": text})
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-    if not isinstance(ids, list):  # some tokenizers return a BatchEncoding even without return_dict
-        ids = ids["input_ids"]
-    audio = [delayed(codes, config) for _, codes in turns]
-    expanded: list[int] = []
-    pending = iter(audio)
-    for token in ids:
-        if token != config.audio_token_id:
-            expanded.append(token)
-            continue
-        steps = len(next(pending))
-        delay = config.num_codebooks - 1
-        expanded += [config.audio_token_id] * (steps - delay) + [config.audio_delay_token_id] * delay
-    empty = torch.zeros((0, config.num_codebooks), dtype=torch.long)
-    return Prompt(torch.tensor(expanded, dtype=torch.long), torch.cat(audio) if audio else empty)
 
 
 @dataclass(eq=False)
@@ -153,37 +84,6 @@ class _Slot:
     step: int = 0  # index of the step whose logits come next
     eos_step: int = -1  # first step that held a stream EOS
     frames: int = 0  # data frames handed out
-
-
-class SlotCache:
-    """Key/value cache with one row per slot, each row at its own length.
-
-    transformers' caches keep one length for the whole batch; here slots join and leave between steps, so each
-    step writes every row's new key at that row's own position (`positions`, updated in place by the generator)
-    and the attention mask hides the rest. Shapes never change, so a whole step can be captured as a CUDA graph.
-    """
-
-    def __init__(self, config: HiggsAudioV2Config, slots: int, length: int, device, dtype) -> None:
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        shape = (slots, config.num_key_value_heads, length, head_dim)
-        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.positions = torch.zeros(slots, dtype=torch.long, device=device)
-        self._rows = torch.arange(slots, device=device)
-
-    def fill(self, slot: int, prefilled: DynamicCache) -> None:
-        """Copy a prefilled one-row cache into `slot`."""
-        for layer, (keys, values) in enumerate(zip(self.keys, self.values, strict=True)):
-            written = prefilled.layers[layer]
-            tokens = written.keys.shape[2]
-            keys[slot, :, :tokens] = written.keys[0]
-            values[slot, :, :tokens] = written.values[0]
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
-        keys, values = self.keys[layer_idx], self.values[layer_idx]
-        keys[self._rows, :, self.positions] = key_states[:, :, 0]
-        values[self._rows, :, self.positions] = value_states[:, :, 0]
-        return keys, values
 
 
 class HiggsGenerator:
@@ -232,7 +132,7 @@ class HiggsGenerator:
         self._closed = False
         self._generator = torch.Generator(device=self._device)
         self._generator.manual_seed(seed if seed is not None else torch.seed())
-        self._warpers = self._make_warpers()
+        self._warpers = make_warpers(sampling)
         self.steps = 0  # forward passes run, for benchmarks
         # Captured now, while no session runs: capture forbids other CUDA work, and a first phrase shouldn't wait.
         self.graph = self._capture() if self._device.type == "cuda" else f"not used on {self._device.type}"
@@ -426,27 +326,15 @@ class HiggsGenerator:
         # sampled from zeros instead, and its phrase ends with an error once the step's report reaches the host.
         broken = (logits.isnan() | logits.isposinf()).any(dim=-1)
         scores = torch.where(broken[:, None], 0, logits).float().reshape(len(rows), num_codebooks, size)
-        codebook = torch.arange(num_codebooks, device=scores.device)
         steps = torch.tensor([slot.step for slot in slots], device=scores.device)
         eos_steps = torch.tensor([slot.eos_step for slot in slots], device=scores.device)
-        # Until step k, codebook k has not started: force stream BOS. From one step after the first stream EOS,
-        # one more codebook each step is forced to stream EOS, so every codebook ends on the same data frame.
-        force_bos = codebook[None] >= steps[:, None]
-        force_eos = (eos_steps[:, None] >= 0) & (codebook[None] <= steps[:, None] - eos_steps[:, None] - 1)
-        scores = _force(scores, force_bos, config.audio_stream_bos_id)
-        scores = _force(scores, force_eos, config.audio_stream_eos_id)
-        masked = scores.reshape(-1, size)
-        if self.sampling.temperature > 0:
-            probabilities = self._warpers(None, masked.clone()).softmax(dim=-1)
-            tokens = torch.multinomial(probabilities, 1, generator=self._generator).view(len(rows), num_codebooks)
-            tokens = self._resample_repeats(index, tokens, masked)
-        else:
-            tokens = masked.argmax(dim=-1).view(len(rows), num_codebooks)
-        history = torch.cat([self._history[index, 1:], tokens[:, None]], dim=1)
+        scores = force_delay_pattern(scores, steps, eos_steps, config)
+        recent = self._history[index]  # before this step; -1 where the phrase had none
+        tokens = sample_codes(scores, recent, self.sampling, self._warpers, self._generator, config)
+        history = torch.cat([recent[:, 1:], tokens[:, None]], dim=1)
         self._history[index] = history
         self._codes[index, 0] = tokens
-        # Codebook k of data frame t was written k steps ago: the frame is the diagonal of the last steps.
-        frames = history[:, -num_codebooks:].diagonal(dim1=1, dim2=2)
+        frames = completed_frames(history, num_codebooks)
         eos = config.audio_stream_eos_id
         ends = torch.stack([(tokens == eos).any(dim=-1), (frames == eos).all(dim=-1), broken], dim=-1)
         # A stray stream BOS/EOS inside the data is clipped (as the reference decoder does).
@@ -454,21 +342,6 @@ class HiggsGenerator:
         report = torch.cat([frames, ends.long()], dim=-1).cpu()  # the step's one wait for the device
         for row, slot, out in zip(rows, slots, report, strict=True):
             self._take(row, slot, out[:num_codebooks], *out[num_codebooks:].tolist())
-
-    def _resample_repeats(self, index: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        settings = self.sampling
-        if settings.ras_win_len <= 0:
-            return tokens
-        config = self.config
-        windows = self._history[index, -settings.ras_win_len :]  # before this step; -1 where the phrase had none
-        special = (windows == config.audio_stream_bos_id) | (windows == config.audio_stream_eos_id)
-        repeats = ((windows == tokens[:, None]) & ~special).sum(dim=1)
-        redraw = (repeats >= settings.ras_win_max_num_repeat).view(-1)
-        if redraw.any():
-            flat = tokens.view(-1).clone()
-            flat[redraw] = torch.multinomial(masked[redraw].softmax(dim=-1), 1, generator=self._generator).view(-1)
-            tokens = flat.view_as(tokens)
-        return tokens
 
     def _take(self, index: int, slot: _Slot, frame: torch.Tensor, eos_seen: int, eos_frame: int, broken: int) -> None:
         """Book one sampled step of a slot: `frame` is the diagonal of its last steps, a data frame once complete."""
@@ -494,22 +367,3 @@ class HiggsGenerator:
         self._active[index] = None
         if slot is not None:
             slot.request.finish(reason)
-
-    def _make_warpers(self) -> LogitsProcessorList:
-        """transformers' own warpers, so sampling matches `generate()` (they work per codebook row here)."""
-        settings = self.sampling
-        warpers = LogitsProcessorList()
-        if settings.temperature > 0:
-            warpers.append(TemperatureLogitsWarper(settings.temperature))
-            if settings.top_k > 0:
-                warpers.append(TopKLogitsWarper(settings.top_k))
-            if settings.top_p < 1.0:
-                warpers.append(TopPLogitsWarper(settings.top_p))
-        return warpers
-
-
-def _force(scores: torch.Tensor, where: torch.Tensor, code: int) -> torch.Tensor:
-    """Leave only `code` possible in the codebooks marked by `where` (rows, codebooks), without a host sync."""
-    forced = torch.full_like(scores, -float("inf"))
-    forced[..., code] = scores[..., code]
-    return torch.where(where[..., None], forced, scores)
