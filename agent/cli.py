@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, load_config
-from agent.session import SOURCE_LANGUAGES, SessionError
-from model.asr import LANGUAGES
+from agent.session import SessionError
 from model.loading import ModelError, download, is_hub_id, resolve
 from streaming.audio import AudioError
+from streaming.vocabulary import AUTO, LANGUAGES, SESSION_RATE, SOURCE_LANGUAGES
 
 TABLE_FIGURES = ("ttfa_ms", "start_offset_ms", "end_offset_ms", "tts_first_chunk_ms", "asr_ms", "translate_ms")
 
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     translate = commands.add_parser("translate", help="translate a recording into speech and captions")
     translate.add_argument("input", type=Path, help="audio file (WAV, FLAC, OGG, MP3, M4A; any rate, mono or stereo)")
     translate.add_argument("--to", dest="target", required=True, choices=LANGUAGES, help="language to speak")
-    translate.add_argument("--from", dest="source", default="auto", choices=SOURCE_LANGUAGES, help="spoken language")
+    translate.add_argument("--from", dest="source", default=AUTO, choices=SOURCE_LANGUAGES, help="spoken language")
     translate.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
     translate.add_argument("-o", "--output", type=Path, required=True, help="translated speech, 24 kHz mono WAV")
     translate.add_argument("--captions", type=Path, help="write the utterances with both texts as JSON")
@@ -121,9 +121,8 @@ def _translate(args: argparse.Namespace) -> int:
     from agent.file_translation import translate_audio
     from agent.models import load_models
     from agent.voice import check_given
-    from model.vad import SAMPLE_RATE
     from streaming.audio import read_audio, resample, write_wav
-    from streaming.native import VoiceReference
+    from streaming.events import VoiceReference
 
     if (args.voice is None) != (args.voice_text is None):
         raise SessionError("--voice and --voice-text go together: give the reference clip and the words said in it.")
@@ -142,7 +141,7 @@ def _translate(args: argparse.Namespace) -> int:
     result = asyncio.run(
         translate_audio(
             models,
-            resample(audio, rate, SAMPLE_RATE),
+            resample(audio, rate, SESSION_RATE),
             source=args.source,
             target=args.target,
             clock=MonotonicClock(),

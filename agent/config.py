@@ -1,17 +1,36 @@
-"""YAML profiles loaded into typed, validated settings."""
+"""YAML profiles validated by pydantic into the stages' own settings.
+
+A section's keys for a stage are read off that stage's settings dataclass (`_keys`): names, types and defaults
+live only there, and this module adds what a profile must obey on top (pydantic constraints, choices, rules
+across keys). Every error names the file, the key and what the key must be.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from agent.language import LanguageSettings
-from agent.translation import POLICIES, TranslationSettings
+from agent.translation import TranslationSettings
 from agent.voice import VoiceSettings
 from model.asr import ASRSettings
 from model.codec import CodecSettings
@@ -19,136 +38,275 @@ from model.higgs import Sampling
 from model.translator import TranslatorSettings
 from model.tts import FRAMES_PER_SECOND, TTSSettings
 from model.vad import VADSettings
+from streaming.vocabulary import POLICIES
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+_Settings = TypeVar("_Settings")
 
 
 class ConfigError(ValueError):
     """A profile that cannot be used; the message names the file, the key and the fix."""
 
 
-@dataclass(frozen=True)
-class ASRConfig:
-    model: str
-    beam_size: int = 1
-    compute_type: str = "auto"  # CTranslate2 type; auto: float16 on GPU, int8 on CPU
-    cpu_threads: int = 0
-    partial_interval_ms: int = ASRSettings.partial_interval_ms
-    no_speech_threshold: float = ASRSettings.no_speech_threshold
-    log_prob_threshold: float = ASRSettings.log_prob_threshold
-    language_min_speech_ms: int = LanguageSettings.min_speech_ms
-    language_switch_probability: float = LanguageSettings.switch_probability
+def _rule(words: str, key: str = "") -> PydanticCustomError:
+    """A profile rule broken, in words; `key` names the offending key when a check across keys raises it."""
+    return PydanticCustomError("rule", "{rule}", {"rule": words, "key": key})
 
-    def settings(self, device: str) -> ASRSettings:
-        compute_type = self.compute_type
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
-        return ASRSettings(
-            beam_size=self.beam_size,
-            compute_type=compute_type,
-            cpu_threads=self.cpu_threads,
-            partial_interval_ms=self.partial_interval_ms,
-            no_speech_threshold=self.no_speech_threshold,
-            log_prob_threshold=self.log_prob_threshold,
-        )
+
+def _check(ok: Callable[[Any], bool], words: str) -> AfterValidator:
+    """A rule on a value of the right type, in the words a broken one is reported in."""
+
+    def validate(value: Any) -> Any:
+        if not ok(value):
+            raise _rule(words)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _as_text_map(value: Any, handler: Callable[[Any], Any]) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:  # one sentence for the whole mapping rather than pydantic's item by item
+        raise _rule(f"must map text to text, got {value!r}") from None
+
+
+_TextMap = Annotated[dict[str, str], WrapValidator(_as_text_map)]
+
+
+class _Section(BaseModel):
+    """A mapping of profile keys: each of its own type (no silent conversion), an unknown key an error."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def _build(self, settings: type[_Settings], prefix: str = "", **given: Any) -> _Settings:
+        """A stage's settings from the keys named `prefix` + its fields; `given` sets the fields that are not keys."""
+        keys = type(self).model_fields
+        fields = (f.name for f in dataclasses.fields(settings))
+        return settings(**{name: getattr(self, prefix + name) for name in fields if prefix + name in keys} | given)
+
+
+def _keys(settings: type, *, prefix: str = "", skip: tuple[str, ...] = (), **checks: Any) -> type[_Section]:
+    """The keys `prefix` + field name of a stage's settings dataclass, typed and defaulted by the dataclass, with
+    `checks` by field name: a `Field` of constraints, or a type narrowing the field's (a `Literal` of choices)."""
+    hints = typing.get_type_hints(settings)
+    keys = {}
+    for f in dataclasses.fields(settings):
+        if f.name in skip:
+            continue
+        check = checks.pop(f.name, hints[f.name])
+        kind = Annotated[hints[f.name], check] if isinstance(check, FieldInfo) else check
+        default = Field(default_factory=f.default_factory) if f.default is dataclasses.MISSING else f.default
+        keys[prefix + f.name] = (kind, default)
+    if checks:
+        raise TypeError(f"{settings.__name__} has no field {', '.join(checks)}")
+    return create_model(f"{settings.__name__}Keys", __base__=_Section, **keys)
+
+
+class VADConfig(
+    _keys(
+        VADSettings,
+        threshold=Field(gt=0, lt=1),
+        min_silence_ms=Field(gt=0),
+        min_speech_ms=Field(gt=0),
+        speech_pad_ms=Field(ge=0),
+        max_utterance_ms=Field(gt=0),
+    )
+):
+    """`vad:` endpointing."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VADConfig:
+        if not 0 < self.end_threshold <= self.threshold:
+            raise _rule("must lie between 0 and vad.threshold", "end_threshold")
+        if not 0 < self.split_silence_ms < self.min_silence_ms:
+            raise _rule("must be positive and less than vad.min_silence_ms", "split_silence_ms")
+        return self
+
+    def settings(self) -> VADSettings:
+        return self._build(VADSettings)
+
+
+class ASRConfig(
+    _keys(LanguageSettings, prefix="language_", min_speech_ms=Field(gt=0), switch_probability=Field(gt=0.5, le=1)),
+    _keys(
+        ASRSettings,
+        beam_size=Field(ge=1),
+        partial_interval_ms=Field(ge=100),
+        no_speech_threshold=Field(gt=0, le=1),
+        log_prob_threshold=Field(le=0),
+    ),
+):
+    """`asr:` the whisper model, how it decodes, and (`language_*`) how `--from auto` settles on a language."""
+
+    model: str
+
+    def settings(self) -> ASRSettings:
+        return self._build(ASRSettings)
 
     def language_settings(self) -> LanguageSettings:
-        return LanguageSettings(self.language_min_speech_ms, self.language_switch_probability)
+        return self._build(LanguageSettings, "language_")
 
 
-@dataclass(frozen=True)
-class TranslatorConfig:
+class TranslatorConfig(
+    _keys(TranslationSettings, policy=Literal[POLICIES], context_turns=Field(ge=0, description="0 turns context off")),
+    _keys(
+        TranslatorSettings,
+        max_new_tokens=Field(ge=1),
+        glossary=_TextMap,  # source term -> the translation it must get
+    ),
+):
+    """`translator:` the model, the policy and, for `backend: remote`, the OpenAI-compatible server."""
+
     model: str
-    max_new_tokens: int = 256
-    policy: str = TranslationSettings.policy
-    context_turns: int = TranslationSettings.context_turns
-    glossary: dict[str, str] = field(default_factory=dict)  # source term -> the translation it must get
-    backend: str = "local"  # local: transformers in this process; remote: an OpenAI-compatible server
-    base_url: str = "http://127.0.0.1:8000/v1"  # remote only, like every key below
+    # local: transformers in this process; remote: an OpenAI-compatible server at base_url
+    backend: Annotated[str, _check(lambda name: name in ("local", "remote"), "must be local or remote")] = "local"
+    base_url: Annotated[
+        str,
+        _check(
+            lambda url: url.startswith(("http://", "https://")),
+            "must start with http:// or https:// (for example http://127.0.0.1:8000/v1)",
+        ),
+    ] = "http://127.0.0.1:8000/v1"  # remote only, like every key below
     api_key_env: str = "S2ST_TRANSLATOR_API_KEY"  # environment variable holding the server's API key
-    timeout_s: float = 10.0  # connect and each wait for the next streamed piece
+    timeout_s: float = Field(10.0, gt=0)  # connect and each wait for the next streamed piece
     deadline_s: float = 30.0  # one whole reply
 
+    @model_validator(mode="after")
+    def _deadline_after_timeout(self) -> TranslatorConfig:
+        if self.deadline_s < self.timeout_s:
+            raise _rule("must be at least timeout_s", "deadline_s")
+        return self
+
     def settings(self) -> TranslatorSettings:
-        return TranslatorSettings(max_new_tokens=self.max_new_tokens, glossary=self.glossary)
+        return self._build(TranslatorSettings)
+
+    def translation_settings(self) -> TranslationSettings:
+        return self._build(TranslationSettings)
 
 
-@dataclass(frozen=True)
-class TTSConfig:
+class CodecConfig(_keys(CodecSettings)):
+    """`tts.codec:` chunked decoding; `CodecSettings` checks its own values."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> CodecConfig:
+        self.settings()
+        return self
+
+    def settings(self) -> CodecSettings:
+        return self._build(CodecSettings)
+
+
+class TTSConfig(
+    _keys(
+        TTSSettings,
+        skip=("sampling", "codec"),
+        context_phrases=Field(ge=0, description="0 turns context off"),
+        slots=Field(ge=1),
+        context_tokens=Field(ge=256),
+    ),
+    _keys(
+        Sampling,
+        skip=("ras_win_len", "ras_win_max_num_repeat"),
+        temperature=Field(ge=0),
+        top_k=Field(ge=0, description="0 turns top-k off"),
+        top_p=Field(gt=0, le=1),
+    ),
+):
+    """`tts:` the Higgs model and its audio tokenizer, sampling, batching and chunked decoding."""
+
     model: str
     audio_tokenizer: str
-    temperature: float = Sampling.temperature
-    top_k: int = Sampling.top_k
-    top_p: float = Sampling.top_p
-    context_phrases: int = TTSSettings.context_phrases
-    slots: int = TTSSettings.slots
-    context_tokens: int = TTSSettings.context_tokens
-    codec: CodecSettings = field(default_factory=CodecSettings)
+    codec: CodecConfig = CodecConfig()
 
     def settings(self) -> TTSSettings:
-        return TTSSettings(
-            sampling=Sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p),
-            codec=self.codec,
-            context_phrases=self.context_phrases,
-            slots=self.slots,
-            context_tokens=self.context_tokens,
-        )
+        return self._build(TTSSettings, sampling=self._build(Sampling), codec=self.codec.settings())
 
 
-@dataclass(frozen=True)
-class VoiceConfig:
-    """How a session's voice reference is chosen (docs/voice.md). `default_clip` is the stock voice of
+class VoiceConfig(
+    _keys(
+        VoiceSettings,
+        min_reference_s=Field(gt=0),
+        total_reference_s=Field(ge=0, description="0 pins the first clip"),
+        max_clipped_fraction=Field(ge=0, le=1),
+        min_log_prob=Field(le=0),
+    )
+):
+    """`voice:` how a session's voice reference is chosen (docs/voice.md). `default_clip` is the stock voice of
     `voice: default` sessions, a path relative to the profile's folder; empty: the model's own voice."""
 
-    max_reference_s: float = VoiceSettings.max_reference_s
-    total_reference_s: float = VoiceSettings.total_reference_s
-    min_reference_s: float = VoiceSettings.min_reference_s
-    max_clipped_fraction: float = VoiceSettings.max_clipped_fraction
-    min_snr_db: float = VoiceSettings.min_snr_db
-    min_log_prob: float = VoiceSettings.min_log_prob
     default_clip: str = ""
     default_transcript: str = ""
 
+    @field_validator("default_clip")
+    @classmethod
+    def _beside_the_profile(cls, clip: str, info: ValidationInfo) -> str:
+        if not clip:
+            return clip
+        path = Path((info.context or {}).get("folder", "")) / Path(clip).expanduser()
+        if not path.is_file():
+            raise _rule(
+                "must be an audio file (a path relative to the profile's folder), or empty for the model's own voice"
+            )
+        return str(path)
+
+    @model_validator(mode="after")
+    def _transcript_with_clip(self) -> VoiceConfig:
+        if bool(self.default_clip) != bool(self.default_transcript.strip()):
+            raise _rule(
+                "must be set with voice.default_clip, and only with it: the words said in the clip",
+                "default_transcript",
+            )
+        return self
+
     def settings(self) -> VoiceSettings:
-        return VoiceSettings(
-            max_reference_s=self.max_reference_s,
-            total_reference_s=self.total_reference_s,
-            min_reference_s=self.min_reference_s,
-            max_clipped_fraction=self.max_clipped_fraction,
-            min_snr_db=self.min_snr_db,
-            min_log_prob=self.min_log_prob,
-        )
+        return self._build(VoiceSettings)
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    """`s2st serve`: where it listens and the limits that keep one client from hurting the others."""
+class ServerConfig(_Section):
+    """`server:` (`s2st serve`): where it listens and the limits that keep one client from hurting the others."""
 
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = Field(8765, ge=0, le=65535, description="0: any free port")
     token_env: str = "S2ST_TOKEN"  # environment variable holding the bearer token; unset: no token needed
-    allowed_origins: list[str] = field(default_factory=list)  # browser origins besides the server's own; "*": any
-    max_sessions: int = 32
-    max_message_bytes: int = 1_048_576  # a 10 s voice reference as base64 WAV is about 430 kB
-    max_session_s: float = 3600.0
-    send_queue_messages: int = 512  # messages waiting for a client before it counts as not reading
-    shutdown_grace_s: float = 30.0  # on SIGTERM, how long open sessions get to finish their utterance
-    ice_servers: list[dict[str, str]] = field(default_factory=list)  # WebRTC STUN/TURN: urls, username, credential
+    allowed_origins: list[str] = []  # browser origins besides the server's own; "*": any
+    max_sessions: int = Field(32, ge=1)
+    max_message_bytes: int = Field(1_048_576, ge=4096)  # a 10 s voice reference as base64 WAV is about 430 kB
+    max_session_s: float = Field(3600.0, gt=0)
+    send_queue_messages: int = Field(512, ge=16)  # messages waiting for a client before it counts as not reading
+    shutdown_grace_s: float = Field(30.0, ge=0)  # on SIGTERM, how long open sessions get to finish their utterance
+    ice_servers: Annotated[  # WebRTC STUN/TURN servers
+        list[_TextMap],
+        _check(
+            lambda servers: all("urls" in s and set(s) <= {"urls", "username", "credential"} for s in servers),
+            "entries need `urls` (stun:… or turn:…) and may have `username` and `credential`",
+        ),
+    ] = []
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Section):
+    """A whole profile; `name` is the file's, unless the profile gives one."""
+
     asr: ASRConfig
     translator: TranslatorConfig
     tts: TTSConfig
-    vad: VADSettings = field(default_factory=VADSettings)
-    voice: VoiceConfig = field(default_factory=VoiceConfig)
-    server: ServerConfig = field(default_factory=ServerConfig)
-    device: str = "auto"
-    dtype: str = "auto"
+    vad: VADConfig = VADConfig()
+    voice: VoiceConfig = VoiceConfig()
+    server: ServerConfig = ServerConfig()
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when a GPU is visible
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bfloat16 on a GPU, float32 on the CPU
     name: str = "custom"
+
+    @model_validator(mode="after")
+    def _reference_fits_the_context(self) -> Config:
+        limit = self.tts.context_tokens / 2 / FRAMES_PER_SECOND
+        if not self.voice.min_reference_s <= self.voice.max_reference_s <= limit:
+            raise _rule(
+                f"must lie between voice.min_reference_s and {limit:g} s (half of tts.context_tokens at "
+                f"{FRAMES_PER_SECOND} codec frames a second, so the phrase still fits)",
+                "voice.max_reference_s",
+            )
+        return self
 
     def sources(self) -> dict[str, str]:
         """Every model the profile needs, by role."""
@@ -181,129 +339,66 @@ def load_config(profile: str) -> Config:
         raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level.")
-    data.setdefault("name", path.stem)
-    config = _build(Config, data, path, "")
-    if config.voice.default_clip:  # a clip shipped with a profile sits next to it
-        clip = str(path.parent / Path(config.voice.default_clip).expanduser())
-        config = dataclasses.replace(config, voice=dataclasses.replace(config.voice, default_clip=clip))
-    for key, ok, rule in _rules(config):
-        if not ok:
-            raise ConfigError(f"{path}: {key} {rule}.")
-    return config
-
-
-def _rules(c: Config) -> list[tuple[str, bool, str]]:
-    reference_limit = c.tts.context_tokens / 2 / FRAMES_PER_SECOND
-    return [
-        ("device", c.device in DEVICES, f"must be one of {', '.join(DEVICES)}"),
-        ("dtype", c.dtype in DTYPES, f"must be one of {', '.join(DTYPES)}"),
-        ("vad.threshold", 0.0 < c.vad.threshold < 1.0, "must lie between 0 and 1"),
-        ("vad.end_threshold", 0.0 < c.vad.end_threshold <= c.vad.threshold, "must lie between 0 and vad.threshold"),
-        ("vad.min_silence_ms", c.vad.min_silence_ms > 0, "must be positive"),
-        ("vad.min_speech_ms", c.vad.min_speech_ms > 0, "must be positive"),
-        ("vad.speech_pad_ms", c.vad.speech_pad_ms >= 0, "must not be negative"),
-        ("vad.max_utterance_ms", c.vad.max_utterance_ms > 0, "must be positive"),
-        (
-            "vad.split_silence_ms",
-            0 < c.vad.split_silence_ms < c.vad.min_silence_ms,
-            "must be positive and less than vad.min_silence_ms",
-        ),
-        ("asr.beam_size", c.asr.beam_size >= 1, "must be at least 1"),
-        ("asr.partial_interval_ms", c.asr.partial_interval_ms >= 100, "must be at least 100"),
-        ("asr.no_speech_threshold", 0.0 < c.asr.no_speech_threshold <= 1.0, "must lie in (0, 1]"),
-        ("asr.log_prob_threshold", c.asr.log_prob_threshold <= 0.0, "must not be positive"),
-        ("asr.language_min_speech_ms", c.asr.language_min_speech_ms > 0, "must be positive"),
-        (
-            "asr.language_switch_probability",
-            0.5 < c.asr.language_switch_probability <= 1.0,
-            "must lie in (0.5, 1]",
-        ),
-        ("translator.max_new_tokens", c.translator.max_new_tokens >= 1, "must be at least 1"),
-        ("translator.policy", c.translator.policy in POLICIES, f"must be one of {', '.join(POLICIES)}"),
-        ("translator.context_turns", c.translator.context_turns >= 0, "must not be negative (0 turns context off)"),
-        ("translator.backend", c.translator.backend in ("local", "remote"), "must be local or remote"),
-        (
-            "translator.base_url",
-            c.translator.base_url.startswith(("http://", "https://")),
-            "must start with http:// or https:// (for example http://127.0.0.1:8000/v1)",
-        ),
-        ("translator.timeout_s", c.translator.timeout_s > 0, "must be positive"),
-        ("translator.deadline_s", c.translator.deadline_s >= c.translator.timeout_s, "must be at least timeout_s"),
-        ("tts.temperature", c.tts.temperature >= 0.0, "must not be negative"),
-        ("tts.top_k", c.tts.top_k >= 0, "must not be negative (0 turns top-k off)"),
-        ("tts.top_p", 0.0 < c.tts.top_p <= 1.0, "must lie in (0, 1]"),
-        ("tts.context_phrases", c.tts.context_phrases >= 0, "must not be negative (0 turns context off)"),
-        ("tts.slots", c.tts.slots >= 1, "must be at least 1"),
-        ("tts.context_tokens", c.tts.context_tokens >= 256, "must be at least 256"),
-        ("voice.min_reference_s", c.voice.min_reference_s > 0, "must be positive"),
-        (
-            "voice.max_reference_s",
-            c.voice.min_reference_s <= c.voice.max_reference_s <= reference_limit,
-            f"must lie between voice.min_reference_s and {reference_limit:g} s (half of tts.context_tokens at "
-            f"{FRAMES_PER_SECOND} codec frames a second, so the phrase still fits)",
-        ),
-        ("voice.total_reference_s", c.voice.total_reference_s >= 0, "must not be negative (0 pins the first clip)"),
-        ("voice.max_clipped_fraction", 0.0 <= c.voice.max_clipped_fraction <= 1.0, "must lie between 0 and 1"),
-        ("voice.min_log_prob", c.voice.min_log_prob <= 0.0, "must not be positive"),
-        (
-            "voice.default_clip",
-            not c.voice.default_clip or Path(c.voice.default_clip).is_file(),
-            "must be an audio file (a path relative to the profile's folder), or empty for the model's own voice",
-        ),
-        (
-            "voice.default_transcript",
-            bool(c.voice.default_clip) == bool(c.voice.default_transcript.strip()),
-            "must be set with voice.default_clip, and only with it: the words said in the clip",
-        ),
-        ("server.port", 0 <= c.server.port <= 65535, "must lie between 0 and 65535 (0: any free port)"),
-        ("server.max_sessions", c.server.max_sessions >= 1, "must be at least 1"),
-        ("server.max_message_bytes", c.server.max_message_bytes >= 4096, "must be at least 4096"),
-        ("server.max_session_s", c.server.max_session_s > 0, "must be positive"),
-        ("server.send_queue_messages", c.server.send_queue_messages >= 16, "must be at least 16"),
-        ("server.shutdown_grace_s", c.server.shutdown_grace_s >= 0, "must not be negative"),
-        (
-            "server.ice_servers",
-            all("urls" in s and set(s) <= {"urls", "username", "credential"} for s in c.server.ice_servers),
-            "entries need `urls` (stun:… or turn:…) and may have `username` and `credential`",
-        ),
-    ]
-
-
-def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {prefix.rstrip('.') or 'the profile'} must be a mapping of settings.")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{path}: unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(fields)}.")
-    values = {}
-    for name, f in fields.items():
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{path}: {prefix}{name} is missing; add it to the profile.")
-            continue
-        values[name] = _value(hints[name], data[name], path, f"{prefix}{name}")
     try:
-        return cls(**values)
-    except ValueError as exc:  # a settings class that checks its own values says what is wrong
-        raise ConfigError(f"{path}: {prefix.rstrip('.') or 'the profile'}: {exc}") from exc
+        return Config.model_validate({"name": path.stem, **data}, context={"folder": path.parent})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_problem(exc.errors()[0])}.") from exc
 
 
-def _value(kind: Any, value: Any, path: Path, key: str) -> Any:
-    if dataclasses.is_dataclass(kind):
-        return _build(kind, value, path, f"{key}.")
-    if typing.get_origin(kind) is dict:  # dict[str, str]: the glossary, an ICE server
-        if not isinstance(value, dict) or not all(isinstance(v, str) for item in value.items() for v in item):
-            raise ConfigError(f"{path}: {key} must map text to text, got {value!r}.")
-        return dict(value)
-    if typing.get_origin(kind) is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: {key} must be a list, got {value!r}.")
-        (item,) = typing.get_args(kind)
-        return [_value(item, v, path, f"{key}[{i}]") for i, v in enumerate(value)]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{path}: {key} must be a {kind.__name__}, got {value!r}.")
-    return value
+_TYPES = {"int_type": "int", "float_type": "float", "string_type": "str", "bool_type": "bool", "list_type": "list"}
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _problem(error: ErrorDetails) -> str:
+    """A pydantic error as the profile key and what is wrong with it."""
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx", {})
+    if kind == "rule" and ctx["key"]:
+        loc += tuple(ctx["key"].split("."))
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).removeprefix(".")
+    if kind == "rule":
+        return f"{key} {ctx['rule']}"
+    if kind == "missing":
+        return f"{key} is missing; add it to the profile"
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'; allowed keys here: {', '.join(_section(loc[:-1]).model_fields)}"
+    if kind in _TYPES:
+        return f"{key} must be a {_TYPES[kind]}, got {error['input']!r}"
+    if kind == "model_type":
+        return f"{key} must be a mapping of settings"
+    if kind == "value_error":  # a settings dataclass that checks its own values says what is wrong
+        return f"{key}: {ctx['error']}"
+    if kind == "literal_error":
+        choices = typing.get_args(_section(loc[:-1]).model_fields[loc[-1]].annotation)
+        return f"{key} must be one of {', '.join(choices)}"
+    if kind in _BOUNDS:
+        return f"{key} {_bounds(_section(loc[:-1]).model_fields[loc[-1]], error['msg'])}"
+    return f"{key}: {error['msg']}"
+
+
+def _section(loc: tuple[str | int, ...]) -> type[BaseModel]:
+    """The section of a profile at `loc`."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        model = model.model_fields[part].annotation
+    return model
+
+
+def _bounds(field: FieldInfo, said: str) -> str:
+    """A key's range in words (else pydantic's own, `said`); the field's description says what an edge value means."""
+    bounds = {op: getattr(m, op) for m in field.metadata for op in ("gt", "ge", "lt", "le") if hasattr(m, op)}
+    match bounds:
+        case {"gt": low, "lt": high} | {"ge": low, "le": high}:
+            words = f"must lie between {low:g} and {high:g}"
+        case {"gt": low, "le": high}:
+            words = f"must lie in ({low:g}, {high:g}]"
+        case {"gt": 0}:
+            words = "must be positive"
+        case {"ge": 0}:
+            words = "must not be negative"
+        case {"le": 0}:
+            words = "must not be positive"
+        case {"ge": low}:
+            words = f"must be at least {low:g}"
+        case _:
+            words = said
+    return f"{words} ({field.description})" if field.description else words

@@ -1,9 +1,10 @@
 """One client on one socket, for each route: a Session, its wire codec and the limits that bound it.
 
-`Connection` holds what every route shares: the session's lifetime, a bounded queue of outgoing messages (a
-client that stops reading is disconnected instead of growing the server's memory), the session length limit and
-the orderly end (`drain`). Each route says how a session starts, how client messages reach it, and how its events
-leave: JSON and PCM on the native API, JSON plus an Opus track for WebRTC, paced mu-law media for Twilio.
+`Connection` holds what every route shares: the session's lifetime, the client's messages decoded and handed to
+the session, a bounded queue of outgoing messages (a client that stops reading is disconnected instead of growing
+the server's memory), the session length limit and the orderly end (`drain`). Each route says how a session
+starts and how its events reach the client (`deliver`): JSON and PCM on the native API, JSON plus an Opus track
+for WebRTC, paced mu-law media for Twilio. What a connection needs of the server comes through `agent.host.Host`.
 """
 
 from __future__ import annotations
@@ -11,32 +12,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from agent.host import Host, Refusal
 from agent.session import Session, SessionError
-from streaming.events import AudioIn, Error, Event, SpeechChunk
-from streaming.native import InputEnd, NativeCodec, ProtocolError, SessionStart, VoiceReference
+from streaming.events import AudioIn, Error, Event, InputEnd, SpeechChunk, VoiceReference
+from streaming.messages import JSONCodec, SessionStart
+from streaming.native import NativeCodec
 from streaming.pacing import Pacer
-from streaming.twilio import MarkPlayed, TwilioCodec, TwilioStart
+from streaming.signalling import SignallingCodec
+from streaming.twilio import FRAME_S, MarkPlayed, TwilioCodec, TwilioStart
+from streaming.vocabulary import AUTO
 from streaming.webrtc import WebRTCError, WebRTCPeer
-
-if TYPE_CHECKING:
-    from agent.server import Server
+from streaming.wire import ProtocolError
 
 log = logging.getLogger(__name__)
-
-FRAME_S = 0.02  # one Twilio media message
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-    close_code: int
 
 
 @dataclass(frozen=True)
@@ -48,19 +42,17 @@ class _Close:
 class Connection:
     route = ""
 
-    def __init__(self, server: Server, ws: ServerConnection) -> None:
-        self.server = server
+    def __init__(self, host: Host, ws: ServerConnection) -> None:
+        self.host = host
         self.ws = ws
         self.session_id = uuid.uuid4().hex
-        self.session: Session | None = None
-        self.task: asyncio.Task | None = None
+        self.session: Session | None = None  # set once the host opened it, and counted there until the end
         self.input_open = True  # client audio still reaches the session
-        self._outgoing: asyncio.Queue[str | bytes | _Close] = asyncio.Queue(server.config.send_queue_messages)
+        self._outgoing: asyncio.Queue[str | bytes | _Close] = asyncio.Queue(host.config.send_queue_messages)
         self._sender: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None  # closes the socket of a client that stopped reading
         self._aborted = False
         self._closing = False
-        self._counted = False
 
     async def run(self) -> None:
         self._sender = asyncio.create_task(self._send_all())
@@ -76,15 +68,20 @@ class Connection:
             await self._end()
 
     async def begin(self) -> bool:
-        """Read until the session can start; create `self.session` and tell the client. False: no session."""
+        """Read until the session can start; open `self.session` and tell the client. False: no session."""
         raise NotImplementedError
 
-    async def receive(self) -> None:
-        """Pass client messages to the session until the socket closes."""
+    def decode(self, message: str | bytes) -> list[object]:
+        """The client events in one message; raises ProtocolError for a message that cannot be used."""
         raise NotImplementedError
 
-    def encode(self, event: Event) -> list[str | bytes]:
+    def deliver(self, event: Event) -> None:
+        """Pass one session event on to the client."""
         raise NotImplementedError
+
+    def fatal(self, problem: ProtocolError) -> bool:
+        """Whether a bad client message ends the session."""
+        return False
 
     def error(self, code: str, message: str, fatal: bool) -> list[str | bytes]:
         """The route's way of telling the client about a problem (Twilio has none: it is only logged)."""
@@ -101,43 +98,68 @@ class Connection:
     def silence(self) -> None:
         """Drop translated speech that is queued for playback."""
 
+    async def messages(self) -> AsyncIterator[object]:
+        """The client's events; a bad message is reported and skipped, or ends the session when `fatal`."""
+        async for message in self.ws:
+            try:
+                events = self.decode(message)
+            except ProtocolError as exc:
+                if self.fatal(exc):
+                    self.fail(exc.code, str(exc))
+                    return
+                self.report(exc.code, str(exc))
+                continue
+            for event in events:
+                yield event
+
+    async def receive(self) -> None:
+        """Pass client messages to the session until the socket closes."""
+        async for event in self.messages():
+            await self.handle(event)
+
+    async def handle(self, event: object) -> None:
+        assert self.session is not None
+        match event:
+            case AudioIn(pcm=pcm) if self.input_open:
+                await self.session.feed(pcm)
+            case InputEnd():
+                self.end_input()
+            case VoiceReference(audio=audio, sample_rate=rate, transcript=transcript):
+                try:
+                    await self.session.use_reference(audio, rate, transcript)
+                except SessionError as exc:  # a clip too short or too long: the session goes on as it was
+                    self.report("invalid_audio", str(exc))
+
     def refuse(self, refusal: Refusal) -> None:
-        self.server.metrics.rejected.labels(refusal.code).inc()
-        for message in self.error(refusal.code, refusal.message, fatal=True):
-            self.send(message)
-        self.send(_Close(refusal.close_code, refusal.code))
+        self.host.metrics.refused(refusal.code)
+        self.send(*self.error(refusal.code, refusal.message, fatal=True), _Close(refusal.close_code, refusal.code))
 
     def open_session(self, source: str, target: str, mode: str | None, voice: str) -> Session:
-        """Raises SessionError for options the models cannot serve; counts the session once it exists."""
-        session = Session(
-            self.server.models,
-            source_language=source,
-            target_language=target,
-            clock=self.server.clock,
-            policy=mode,
-            voice=voice,
+        """Raises SessionError for options the models cannot serve."""
+        self.session = self.host.open_session(
+            self, source_language=source, target_language=target, policy=mode, voice=voice
         )
-        self.session = session
-        self.server.connections.add(self)
-        self.server.metrics.opened(self.route)
-        self._counted = True
-        session.start()
-        return session
+        return self.session
 
-    def send(self, message: str | bytes | _Close) -> None:
-        """Queue a message; a client that lets the queue fill up is not reading and is let go."""
-        if self._aborted or self._closing:
-            return
-        self._closing = isinstance(message, _Close)  # nothing after a close goes out
-        try:
-            self._outgoing.put_nowait(message)
-        except asyncio.QueueFull:
-            self._abort()
+    def send(self, *messages: str | bytes | _Close) -> None:
+        """Queue messages; a client that lets the queue fill up is not reading and is let go."""
+        for message in messages:
+            if self._aborted or self._closing:
+                return
+            self._closing = isinstance(message, _Close)  # nothing after a close goes out
+            try:
+                self._outgoing.put_nowait(message)
+            except asyncio.QueueFull:
+                self._abort()
 
     def report(self, code: str, message: str, fatal: bool = False) -> None:
-        self.server.metrics.error(code)
-        for wire in self.error(code, message, fatal):
-            self.send(wire)
+        self.host.metrics.error(code)
+        self.send(*self.error(code, message, fatal))
+
+    def fail(self, code: str, message: str) -> None:
+        """A problem the session cannot go on with: the client is told, then the socket closes (1008)."""
+        self.report(code, message, fatal=True)
+        self.send(_Close(1008, code))
 
     def drain(self, code: str, message: str) -> None:
         """End the session in order: no more input, the current utterance is finished and spoken."""
@@ -154,7 +176,7 @@ class Connection:
     async def _converse(self) -> None:
         assert self.session is not None
         loop = asyncio.get_running_loop()
-        limit = self.server.config.max_session_s
+        limit = self.host.config.max_session_s
         timer = loop.call_later(
             limit, self.drain, "session_too_long", f"the session reached the server's limit of {limit:.0f} s."
         )
@@ -175,15 +197,12 @@ class Connection:
     async def _pump(self) -> None:
         assert self.session is not None
         async for event in self.session.events():
-            self.server.metrics.observe(event)
+            self.host.metrics.observe(event)
             if isinstance(event, Error):
                 log.warning("%s %s: %s: %s", self.route, self.session_id, event.code, event.message)
-            for message in self.encode(event):
-                self.send(message)
+            self.deliver(event)
         await self.finish()
-        for message in self.goodbye():
-            self.send(message)
-        self.send(_Close(1000, ""))
+        self.send(*self.goodbye(), _Close(1000, ""))
 
     async def _send_all(self) -> None:
         try:
@@ -204,7 +223,7 @@ class Connection:
         """
         self._aborted = True
         self.input_open = False
-        self.server.metrics.error("slow_consumer")
+        self.host.metrics.error("slow_consumer")
         log.warning("%s %s: the client is not reading; closing the session", self.route, self.session_id)
         self.silence()
         if self._sender is not None:
@@ -218,15 +237,28 @@ class Connection:
             await self.session.close()
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
-        if self._counted:
-            self.server.connections.discard(self)
-            self.server.metrics.closed(self.route)
+        if self.session is not None:
+            self.host.close_session(self)
 
 
 class _JSONConnection(Connection):
-    """The native API and WebRTC signalling: JSON messages in the native codec, checked for size."""
+    """The native API and WebRTC signalling: the JSON messages of streaming.messages, checked for size."""
 
-    codec: NativeCodec
+    codec: JSONCodec
+
+    def decode(self, message: str | bytes) -> list[object]:
+        limit = self.host.config.max_message_bytes
+        if len(message) > limit:
+            raise ProtocolError(
+                "message_too_large",
+                f"a message of {len(message)} bytes is over the limit of {limit}; "
+                "send audio in frames of 20-100 ms and voice references under 10 s.",
+            )
+        return self.codec.decode(message)
+
+    def fatal(self, problem: ProtocolError) -> bool:
+        """A session.start the server cannot use: there is no session to go on with."""
+        return self.codec.start is None and problem.code in ("invalid_field", "unsupported_audio")
 
     def error(self, code: str, message: str, fatal: bool) -> list[str | bytes]:
         super().error(code, message, fatal)
@@ -235,31 +267,12 @@ class _JSONConnection(Connection):
     def goodbye(self) -> list[str | bytes]:
         return [self.codec.ended()]
 
-    async def messages(self):
-        """Client messages decoded; a bad one is answered with an error and skipped."""
-        async for message in self.ws:
-            if len(message) > self.server.config.max_message_bytes:
-                self.report(
-                    "message_too_large",
-                    f"a message of {len(message)} bytes is over the limit of {self.server.config.max_message_bytes}; "
-                    "send audio in frames of 20-100 ms and voice references under 10 s.",
-                )
-                continue
-            try:
-                events = self.codec.decode(message)
-            except ProtocolError as exc:
-                fatal = self.codec.start is None and exc.code in ("invalid_field", "unsupported_audio")
-                self.report(exc.code, str(exc), fatal)
-                if fatal:
-                    self.send(_Close(1008, exc.code))
-                    return
-                continue
-            for event in events:
-                yield event
+    def deliver(self, event: Event) -> None:
+        self.send(*self.codec.encode(event))
 
     async def start_session(self) -> SessionStart | None:
         """The first valid session.start, with the session opened; None when the client never sent one."""
-        refusal = self.server.refusal(self.ws.request)
+        refusal = self.host.refusal(self.ws.request)
         if refusal is not None:
             self.refuse(refusal)
             return None
@@ -269,31 +282,17 @@ class _JSONConnection(Connection):
             try:
                 self.open_session(event.source_language, event.target_language, event.mode, event.voice)
             except SessionError as exc:
-                self.report("invalid_field", str(exc), fatal=True)
-                self.send(_Close(1008, "invalid_field"))
+                self.fail("invalid_field", str(exc))
                 return None
             return event
         return None
-
-    async def handle(self, event: object) -> None:
-        assert self.session is not None
-        match event:
-            case AudioIn(pcm=pcm) if self.input_open:
-                await self.session.feed(pcm)
-            case InputEnd():
-                self.end_input()
-            case VoiceReference(audio=audio, sample_rate=rate, transcript=transcript):
-                try:
-                    await self.session.use_reference(audio, rate, transcript)
-                except SessionError as exc:  # a clip too short or too long: the session goes on as it was
-                    self.report("invalid_audio", str(exc))
 
 
 class NativeConnection(_JSONConnection):
     route = "stream"
 
-    def __init__(self, server: Server, ws: ServerConnection) -> None:
-        super().__init__(server, ws)
+    def __init__(self, host: Host, ws: ServerConnection) -> None:
+        super().__init__(host, ws)
         self.codec = NativeCodec()
 
     async def begin(self) -> bool:
@@ -302,23 +301,16 @@ class NativeConnection(_JSONConnection):
         self.send(self.codec.started(self.session_id))
         return True
 
-    async def receive(self) -> None:
-        async for event in self.messages():
-            await self.handle(event)
-
-    def encode(self, event: Event) -> list[str | bytes]:
-        return self.codec.encode(event)
-
 
 class WebRTCConnection(_JSONConnection):
     """Signalling and events on the socket; the microphone and the translated speech in one peer connection."""
 
     route = "webrtc"
 
-    def __init__(self, server: Server, ws: ServerConnection) -> None:
-        super().__init__(server, ws)
-        self.codec = NativeCodec(webrtc=True)
-        self.peer = WebRTCPeer(server.config.ice_servers)
+    def __init__(self, host: Host, ws: ServerConnection) -> None:
+        super().__init__(host, ws)
+        self.codec = SignallingCodec()
+        self.peer = WebRTCPeer(host.config.ice_servers)
 
     async def begin(self) -> bool:
         start = await self.start_session()
@@ -327,18 +319,15 @@ class WebRTCConnection(_JSONConnection):
         try:
             answer = await self.peer.answer(start.sdp or "")
         except WebRTCError as exc:
-            self.report("invalid_field", str(exc), fatal=True)
-            self.send(_Close(1008, "invalid_field"))
+            self.fail("invalid_field", str(exc))
             return False
-        self.send(self.codec.answer(answer))
-        self.send(self.codec.started(self.session_id))
+        self.send(self.codec.answer(answer), self.codec.started(self.session_id))
         return True
 
     async def receive(self) -> None:
         microphone = asyncio.create_task(self._hear())
         try:
-            async for event in self.messages():
-                await self.handle(event)
+            await super().receive()
         finally:
             microphone.cancel()
 
@@ -350,10 +339,11 @@ class WebRTCConnection(_JSONConnection):
             await self.session.feed(pcm)
         self.end_input()  # the browser hung up the call: finish what it said
 
-    def encode(self, event: Event) -> list[str | bytes]:
+    def deliver(self, event: Event) -> None:
+        """Speech goes to the peer connection's track; the socket gets the JSON that frames it."""
         if isinstance(event, SpeechChunk) and len(event.pcm):
             self.peer.play(event.pcm, event.sample_rate)
-        return [message for message in self.codec.encode(event) if isinstance(message, str)]
+        super().deliver(event)
 
     async def finish(self) -> None:
         """session.ended goes once the last words have left, or the call is gone."""
@@ -377,23 +367,15 @@ class TwilioConnection(Connection):
 
     route = "twilio"
 
-    def __init__(self, server: Server, ws: ServerConnection) -> None:
-        super().__init__(server, ws)
+    def __init__(self, host: Host, ws: ServerConnection) -> None:
+        super().__init__(host, ws)
         self.codec = TwilioCodec()
         # media and marks in the order Twilio should play them; True: a 20 ms media message, sent at real time
         self._playout: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
         self._player: asyncio.Task | None = None
 
-    async def messages(self):
-        """Twilio's messages decoded; a bad one is logged and skipped (Twilio reads no errors)."""
-        async for message in self.ws:
-            try:
-                events = self.codec.decode(message)
-            except ProtocolError as exc:
-                self.report(exc.code, str(exc))
-                continue
-            for event in events:
-                yield event
+    def decode(self, message: str | bytes) -> list[object]:
+        return self.codec.decode(message)
 
     async def begin(self) -> bool:
         async for event in self.messages():
@@ -403,18 +385,18 @@ class TwilioConnection(Connection):
 
     def _start(self, start: TwilioStart) -> bool:
         # Twilio cannot send headers on a media stream, so the token may come as a custom parameter.
-        refusal = self.server.refusal(self.ws.request, token=start.parameters.get("token"))
+        settings = start.parameters
+        refusal = self.host.refusal(self.ws.request, token=settings.get("token"))
         if refusal is not None:
             self.refuse(refusal)
             return False
-        target = start.parameters.get("target_language")
+        target = settings.get("target_language")
         if target is None:
             self.refuse(Refusal("invalid_field", "set the target_language <Parameter> of the <Stream>.", 1008))
             return False
         try:
-            settings = start.parameters
             self.open_session(
-                settings.get("source_language", "auto"), target, settings.get("mode"), settings.get("voice", "clone")
+                settings.get("source_language", AUTO), target, settings.get("mode"), settings.get("voice", "clone")
             )
         except SessionError as exc:
             self.refuse(Refusal("invalid_field", str(exc), 1008))
@@ -422,18 +404,14 @@ class TwilioConnection(Connection):
         self._player = asyncio.create_task(self._play())
         return True
 
-    async def receive(self) -> None:
-        assert self.session is not None
-        async for event in self.messages():
-            match event:
-                case AudioIn(pcm=pcm) if self.input_open:
-                    await self.session.feed(pcm)
-                case MarkPlayed(name=name):
-                    log.debug("twilio %s: played up to %s", self.session_id, name)
-                case InputEnd():
-                    self.end_input()
+    async def handle(self, event: object) -> None:
+        if isinstance(event, MarkPlayed):
+            log.debug("twilio %s: played up to %s", self.session_id, event.name)
+        else:
+            await super().handle(event)
 
-    def encode(self, event: Event) -> list[str | bytes]:
+    def deliver(self, event: Event) -> None:
+        """Speech is queued for real-time playout, with a mark after each utterance; Twilio reads nothing else."""
         if isinstance(event, SpeechChunk):
             media = self.codec.media(event.pcm, event.sample_rate)
             if event.last:
@@ -444,7 +422,6 @@ class TwilioConnection(Connection):
                 self._playout.put_nowait((self.codec.mark(f"utterance-{event.utterance_id}"), False))
         elif isinstance(event, Error) and event.fatal:
             self.silence()
-        return []
 
     async def finish(self) -> None:
         await self._playout.join()
@@ -457,7 +434,7 @@ class TwilioConnection(Connection):
         self.send(self.codec.clear())
 
     async def _play(self) -> None:
-        pacer = Pacer(self.server.clock)
+        pacer = Pacer(self.host.clock)
         while True:
             message, paced = await self._playout.get()
             if paced:

@@ -10,10 +10,18 @@ import numpy as np
 from agent.clock import Clock
 from agent.models import Models
 from agent.session import Session
-from model.vad import SAMPLE_RATE
 from streaming.audio import frames
-from streaming.events import Error, Metrics, SpeechChunk, SpeechEnded, SpeechStarted, Transcript, Translation
-from streaming.native import VoiceReference
+from streaming.events import (
+    Error,
+    Metrics,
+    SpeechChunk,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+    Translation,
+    VoiceReference,
+)
+from streaming.vocabulary import SESSION_RATE
 
 FRAME_MS = 20
 GAP_S = 0.3  # least silence between two translated utterances in the output file
@@ -93,7 +101,7 @@ async def translate_audio(
 
 async def _feed(session: Session, audio: np.ndarray, clock: Clock, realtime: bool) -> None:
     began = clock.now()
-    for index, frame in enumerate(frames(audio, SAMPLE_RATE, FRAME_MS)):
+    for index, frame in enumerate(frames(audio, SESSION_RATE, FRAME_MS)):
         if realtime:
             await asyncio.sleep(max(0.0, began + index * FRAME_MS / 1000 - clock.now()))
         else:

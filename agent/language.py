@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.asr import LANGUAGES
+from streaming.vocabulary import AUTO, LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class LanguageSettings:
 
 
 class LanguagePolicy:
-    """With `requested == "auto"`, the first utterance with `min_speech_ms` of speech sets the session's language.
+    """With `requested == AUTO`, the first utterance with `min_speech_ms` of speech sets the session's language.
 
     It then holds, because a short or unclear utterance often looks like another language to whisper; a later
     utterance with enough speech switches it only when that other language is at least `switch_probability`
@@ -24,11 +24,11 @@ class LanguagePolicy:
     def __init__(self, requested: str, settings: LanguageSettings) -> None:
         self.requested = requested
         self.settings = settings
-        self.current: str | None = None if requested == "auto" else requested
+        self.current: str | None = None if requested == AUTO else requested
 
     @property
     def fixed(self) -> bool:
-        return self.requested != "auto"
+        return self.requested != AUTO
 
     def observe(self, probabilities: dict[str, float], speech_ms: float) -> str:
         """The language of an utterance with these language `probabilities` (already restricted to LANGUAGES)."""

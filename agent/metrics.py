@@ -54,6 +54,9 @@ class ServerMetrics:
     def closed(self, route: str) -> None:
         self.sessions.labels(route).dec()
 
+    def refused(self, code: str) -> None:
+        self.rejected.labels(code).inc()
+
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()
 

@@ -19,6 +19,7 @@ from model.tts import HiggsTTS
 from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
 from streaming.audio import read_audio
+from streaming.vocabulary import LANGUAGES
 
 
 @dataclass
@@ -78,19 +79,19 @@ def load_models(config: Config) -> Models:
         )
     device = pick_device(config)
     dtype = pick_dtype(config, device)
-    asr = WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(device))
+    asr = WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(), languages=LANGUAGES)
     translator = _translator(config, paths, device, dtype)
     tts = HiggsTTS.load(
         paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
     )
     return Models(
         vad=SileroVAD(),
-        vad_settings=config.vad,
+        vad_settings=config.vad.settings(),
         asr=asr,
         translator=translator,
         tts=tts,
         language_settings=config.asr.language_settings(),
-        translation=TranslationSettings(config.translator.policy, config.translator.context_turns),
+        translation=config.translator.translation_settings(),
         voice=config.voice.settings(),
         default_voice=_default_voice(config, tts.sample_rate),
     )

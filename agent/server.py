@@ -3,6 +3,7 @@
 Plain HTTP (the page, /healthz, /metrics) is answered during the opening handshake, so a single port and a
 single library serve everything. The server owns the limits that protect sessions from each other: who may
 connect, how many at once, how big a message may be, how long a session may last, and an orderly shutdown.
+It is the connections' `agent.host.Host`: they reach it through that protocol only.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from websockets.http11 import Request, Response
 
 from agent.clock import Clock, MonotonicClock
 from agent.config import ServerConfig
-from agent.connections import Connection, NativeConnection, Refusal, TwilioConnection, WebRTCConnection
+from agent.connections import Connection, NativeConnection, TwilioConnection, WebRTCConnection
+from agent.host import Guest, Refusal
 from agent.metrics import CONTENT_TYPE, ServerMetrics
 from agent.models import Models
+from agent.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ class Server:
         self.token = token
         self.clock = clock or MonotonicClock()
         self.metrics = ServerMetrics()
-        self.connections: set[Connection] = set()
+        self.connections: set[Guest] = set()  # those with an open session
+        self._handlers: dict[Guest, asyncio.Task] = {}  # the task serving each connection
         self._ws: WebSocketServer | None = None
         self._closing = False
         self._watch: asyncio.Task | None = None
@@ -90,7 +94,7 @@ class Server:
             return
         self._closing = True
         self._ws.close(close_connections=False)
-        running = [c.task for c in self.connections if c.task is not None]
+        running = [self._handlers[c] for c in self.connections if c in self._handlers]
         for connection in list(self.connections):
             connection.drain("shutting_down", "the server is stopping; the session ends after the current utterance.")
         if running:
@@ -136,6 +140,26 @@ class Server:
             )
         return None
 
+    def open_session(
+        self, guest: Guest, *, source_language: str, target_language: str, policy: str | None, voice: str
+    ) -> Session:
+        session = Session(
+            self.models,
+            source_language=source_language,
+            target_language=target_language,
+            clock=self.clock,
+            policy=policy,
+            voice=voice,
+        )
+        self.connections.add(guest)
+        self.metrics.opened(guest.route)
+        session.start()
+        return session
+
+    def close_session(self, guest: Guest) -> None:
+        self.connections.discard(guest)
+        self.metrics.closed(guest.route)
+
     def _origin_allowed(self, origin: str, request: Request) -> bool:
         allowed = self.config.allowed_origins
         return "*" in allowed or origin in allowed or urlsplit(origin).netloc == request.headers.get("Host")
@@ -143,8 +167,11 @@ class Server:
     async def _connect(self, ws: ServerConnection) -> None:
         route = urlsplit(ws.request.path).path
         connection = ROUTES[route](self, ws)
-        connection.task = asyncio.current_task()
-        await connection.run()
+        self._handlers[connection] = asyncio.current_task()
+        try:
+            await connection.run()
+        finally:
+            del self._handlers[connection]
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path

@@ -29,7 +29,6 @@ from streaming.audio import resample
 
 log = logging.getLogger(__name__)
 
-MODES = ("clone", "default")
 FRAME_S = 0.02  # energy frames for trimming and the noise floor
 FLOOR_SHARE = 0.1  # the quietest tenth of the frames is the noise floor: the VAD padding and the pauses
 VOICED_DB = 10.0  # a frame this far above the floor is speech

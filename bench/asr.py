@@ -20,7 +20,6 @@ import difflib
 import json
 import os
 import platform
-import re
 import sys
 import time
 from collections import defaultdict
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agent import wer
 from bench import missing_speech, speech_dir
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ class _Figures:
 
     def add_reference(self, reference: str | None, hypotheses: list[str]) -> None:
         if reference is not None:
-            ref = _words(reference)
-            self.word_errors += _edit_distance(ref, _words(" ".join(hypotheses)))
-            self.reference_words += len(ref)
+            errors, words = wer.word_errors(reference, " ".join(hypotheses))
+            self.word_errors += errors
+            self.reference_words += words
 
     def summary(self) -> dict:
         return {
@@ -177,12 +177,14 @@ class _TimedASR:
 
 
 class _EchoTranslator:
-    def translate(self, text: str, source: str, target: str) -> str:
+    def translate(self, text: str, source: str, target: str, *, context=(), prefix: str = "") -> str:
         return text
 
 
 class _SilentTTS:
     """Speaks nothing, so the two cores stay with the VAD and the ASR."""
+
+    sample_rate = 24000
 
     def open(self, voice, language: str) -> _SilentStream:
         return _SilentStream()
@@ -192,11 +194,8 @@ class _SilentStream:
     def __init__(self) -> None:
         self._closed = asyncio.Event()
 
-    def push_text(self, text: str) -> None:
+    def say(self, text: str, tag: object) -> None:
         pass
-
-    def flush(self) -> None:
-        return None
 
     def close(self) -> None:
         self._closed.set()
@@ -228,12 +227,12 @@ async def _measure(models: Models, asr: _TimedASR, speech: np.ndarray) -> tuple[
         elif isinstance(event, SpeechEnded):
             ended[event.utterance_id] = (arrived, event)
         elif isinstance(event, Transcript) and not event.final:
-            partials[event.utterance_id].append((arrived, _words(f"{event.text} {event.tentative}")))
+            partials[event.utterance_id].append((arrived, wer.normalise(f"{event.text} {event.tentative}")))
         elif isinstance(event, Transcript):
             declared, end = ended[event.utterance_id]
             first = round(started[event.utterance_id].audio_time * RATE)
             last = round(end.audio_time * RATE)
-            words = _words(event.text)
+            words = wer.normalise(event.text)
             ends = _word_ends(asr.asr, words, audio[first:last])
             lags, final_only = [], []
             for position, (word, word_end) in enumerate(zip(words, ends, strict=True)):
@@ -308,7 +307,7 @@ def _word_ends(asr: WhisperASR, words: list[str], audio: np.ndarray) -> list[flo
         condition_on_previous_text=False,
         word_timestamps=True,
     )
-    timed = [(token, word.end) for segment in segments for word in segment.words for token in _words(word.word)]
+    timed = [(token, word.end) for segment in segments for word in segment.words for token in wer.normalise(word.word)]
     ends: list[float | None] = [None] * len(words)
     matcher = difflib.SequenceMatcher(a=words, b=[token for token, _ in timed], autojunk=False)
     for block in matcher.get_matching_blocks():
@@ -323,24 +322,6 @@ def _references() -> dict[Path, str]:
     references = {(SPEECH / "en" / name).resolve(): text for name, text in transcripts.items()}
     references[LONG_EN.resolve()] = " ".join(transcripts[name] for name in sorted(transcripts))
     return references
-
-
-_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
-
-
-def _words(text: str) -> list[str]:
-    """Lower case, no punctuation, small numbers as words: the WER normalisation of tests/helpers.py."""
-    text = re.sub(r"\d+", lambda m: _NUMBERS[int(m.group())] if int(m.group()) < len(_NUMBERS) else m.group(), text)
-    return re.sub(r"[^\w\s']|'(?!\w)", " ", text.lower()).replace("-", " ").split()
-
-
-def _edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        previous, row[0] = row[0], i
-        for j, hyp_word in enumerate(hypothesis, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
-    return row[-1]
 
 
 def _percentile(values: list[float], q: float) -> float | None:

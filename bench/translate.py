@@ -106,11 +106,12 @@ def _load(which: str, device: str):
 def _time(translator, source: str, target: str) -> tuple[float, float, int]:
     """(ms to the first streamed piece, tokens per second after it, tokens) for one translation."""
     from model.translator import Turn
+    from streaming.vocabulary import LANGUAGE_NAMES
 
     context = [Turn(*CONTEXT[source][:1], CONTEXT[target][1]), Turn(CONTEXT[source][1], CONTEXT[target][0])]
     began = time.perf_counter()
     first, pieces = None, []
-    for piece in translator.stream(SENTENCES[source], source, target, context=context):
+    for piece in translator.stream(SENTENCES[source], LANGUAGE_NAMES[source], LANGUAGE_NAMES[target], context=context):
         pieces.append(piece)
         if first is None:
             first = time.perf_counter()

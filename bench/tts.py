@@ -119,25 +119,24 @@ async def _run(tts, voice_audio: np.ndarray, *, streams: int, phrases: int) -> d
 
 
 async def _speak(tts, voice, index: int, phrases: int) -> tuple[list[float], float, float]:
-    """One stream: each phrase is flushed once the previous one finished, as a talking person's would be."""
+    """One stream: each phrase is said once the previous one finished, as a talking person's would be."""
     stream = tts.open(voice, "en")
     await asyncio.to_thread(voice.codes, tts.codec)  # the session encodes its reference before it speaks
     chunks = aiter(stream)
     first_chunks, busy, audio = [], 0.0, 0
     for number in range(phrases):
-        stream.push_text(PHRASES[(index + number) % len(PHRASES)])
-        stream.flush()
-        flushed = time.perf_counter()
+        stream.say(PHRASES[(index + number) % len(PHRASES)], number)
+        said = time.perf_counter()
         first = None
         while True:
             chunk = await anext(chunks)
             if first is None and len(chunk.pcm):
                 first = time.perf_counter()
-                first_chunks.append((first - flushed) * 1000)
+                first_chunks.append((first - said) * 1000)
             audio += len(chunk.pcm)
             if chunk.end is not None:
                 break
-        busy += time.perf_counter() - flushed
+        busy += time.perf_counter() - said
     stream.close()
     return first_chunks, busy, audio / tts.sample_rate
 

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model.loading import load
+from model.words import LocalAgreement, join_words, normalise, split_words
 
 SAMPLE_RATE = 16000
-LANGUAGES = ("en", "zh", "de", "ko")
 
 
 @dataclass(frozen=True)
 class ASRSettings:
     """Decoding settings. A segment whisper itself thinks is silence (`no_speech_threshold`) and decoded with low
     confidence (`log_prob_threshold`) is dropped, as is a known silence phrase ("Thank you.") that whisper is
-    not sure is speech; `partial_interval_ms` of new speech triggers a partial re-decode.
+    not sure is speech; `partial_interval_ms` of new speech triggers a partial re-decode. `compute_type` is a
+    CTranslate2 type, or `auto`: float16 on a GPU, int8 on the CPU.
     """
 
     beam_size: int = 1
-    compute_type: str = "default"
+    compute_type: str = "auto"
     cpu_threads: int = 0
     partial_interval_ms: int = 500
     no_speech_threshold: float = 0.6
@@ -76,18 +77,24 @@ REPEATS_ALLOWED = 2  # a phrase said this many times in a row is speech; more is
 
 
 class WhisperASR:
-    """Shared faster-whisper model; CTranslate2 serves concurrent calls from worker threads."""
+    """Shared faster-whisper model; CTranslate2 serves concurrent calls from worker threads.
 
-    def __init__(self, model_dir: Path, *, device: str, settings: ASRSettings) -> None:
+    Language detection chooses among `languages` only (by default, any language whisper knows), so a noisy clip
+    never switches to one the caller does not serve.
+    """
+
+    def __init__(self, model_dir: Path, *, device: str, settings: ASRSettings, languages: Collection[str] = ()) -> None:
         from faster_whisper import WhisperModel
 
         self.settings = settings
+        self.languages = tuple(languages)
+        compute_type = settings.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
         self._model = load(
             "ASR model",
             model_dir,
-            lambda p: WhisperModel(
-                str(p), device=device, compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
-            ),
+            lambda p: WhisperModel(str(p), device=device, compute_type=compute_type, cpu_threads=settings.cpu_threads),
         )
 
     @property
@@ -95,23 +102,23 @@ class WhisperASR:
         return self._model.model.is_multilingual
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
-        """Whisper's language probabilities restricted to the product's four languages and renormalised."""
+        """Whisper's language probabilities, restricted to `languages` and renormalised."""
         if not self.multilingual:
             return {"en": 1.0}
         _, _, ranked = self._model.detect_language(audio)
-        probs = {lang: prob for lang, prob in ranked if lang in LANGUAGES}
-        total = sum(probs.values())
+        probs = dict(ranked)
+        languages = self.languages or tuple(probs)
+        total = sum(probs.get(lang, 0.0) for lang in languages)
         if total <= 0:
-            return {lang: 1.0 / len(LANGUAGES) for lang in LANGUAGES}
-        return {lang: probs.get(lang, 0.0) / total for lang in LANGUAGES}
+            return {lang: 1.0 / len(languages) for lang in languages}
+        return {lang: probs.get(lang, 0.0) / total for lang in languages}
 
     def detect_language(self, audio: np.ndarray) -> str:
-        """Pick among the product's four languages only, so a noisy clip never switches to a fifth one."""
         probs = self.language_probabilities(audio)
         return max(probs, key=probs.__getitem__)
 
     def transcribe(self, audio: np.ndarray, language: str) -> Transcription:
-        """Decode 16 kHz float32 audio; `language` is one of LANGUAGES or "auto". Hallucination guards apply."""
+        """Decode 16 kHz float32 audio; `language` is a language code or "auto". Hallucination guards apply."""
         if language == "auto":
             language = self.detect_language(audio)
         settings = self.settings
@@ -135,34 +142,6 @@ class WhisperASR:
 
 def _silence_phrase(segment) -> bool:
     return normalise(segment.text) in SILENCE_PHRASES and segment.no_speech_prob >= SILENCE_PHRASE_MIN_NO_SPEECH
-
-
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
-
-
-def split_words(text: str) -> list[str]:
-    """Words for agreement and loop checks: space-separated words, and each Han character on its own."""
-    return _WORD.findall(text)
-
-
-def join_words(words: list[str]) -> str:
-    out = ""
-    for word in words:
-        if out and not (_is_han(out[-1]) and _is_han(word[0])):
-            out += " "
-        out += word
-    return out
-
-
-def _is_han(char: str) -> bool:
-    return re.match(rf"[{_CJK}]", char) is not None
-
-
-def normalise(text: str) -> str:
-    """Lower case, punctuation dropped, spaces squeezed: two spellings of the same words compare equal."""
-    kept = "".join(char if char.isalnum() or char.isspace() else " " for char in text.lower())
-    return " ".join(kept.split())
 
 
 def drop_loops(words: list[str]) -> list[str]:
@@ -196,8 +175,7 @@ def _loop_at(keys: list[str], index: int) -> tuple[int, int] | None:
 class StreamingASR:
     """One utterance at a time: re-decode the growing buffer for partials, LocalAgreement-2 commits, a final decode.
 
-    A word is committed once two successive hypotheses agree on it and on everything before it; committed words
-    are never retracted, not even by the final decode, which only adds what follows them.
+    Committed words are never retracted, not even by the final decode, which only adds what follows them.
     """
 
     def __init__(self, model: WhisperASR) -> None:
@@ -209,8 +187,7 @@ class StreamingASR:
         self._chunks: list[np.ndarray] = []
         self._samples = 0
         self._decoded = 0  # samples in the buffer at the last partial decode
-        self._committed: list[str] = []
-        self._previous: list[str] | None = None  # the last hypothesis, past the committed words
+        self._agreement = LocalAgreement()
         self._last: tuple[str, str] | None = None
 
     @property
@@ -236,17 +213,8 @@ class StreamingASR:
         """Re-decode everything heard; a new PartialTranscript when the captions changed, else None."""
         audio = self.audio
         self._decoded = len(audio)
-        words = self._tail(split_words(self._model.transcribe(audio, language).text))
-        if self._previous is not None:
-            agreed = 0
-            while agreed < min(len(words), len(self._previous)) and normalise(words[agreed]) == normalise(
-                self._previous[agreed]
-            ):
-                agreed += 1
-            self._committed += words[:agreed]
-            words = words[agreed:]
-        self._previous = words
-        partial = (join_words(self._committed), join_words(words))
+        words = self._agreement.push(self._tail(split_words(self._model.transcribe(audio, language).text)))
+        partial = (join_words(self._agreement.committed), join_words(words))
         if partial == self._last:
             return None
         self._last = partial
@@ -255,7 +223,7 @@ class StreamingASR:
     def finalize(self, language: str, samples: int | None = None) -> Transcription:
         """The final transcript of the first `samples` pushed samples (all by default); then start afresh."""
         audio = self.audio[:samples]
-        words = list(self._committed)
+        words = list(self._agreement.committed)
         log_prob = 0.0
         if len(audio) >= SAMPLE_RATE // 10:
             decoded = self._model.transcribe(audio, language)
@@ -270,7 +238,7 @@ class StreamingASR:
         Usually the hypothesis starts with the committed words; when whisper has changed its mind about them,
         the tail starts after the hypothesis word that best matches the last committed one.
         """
-        committed = [normalise(word) for word in self._committed]
+        committed = [normalise(word) for word in self._agreement.committed]
         if not committed:
             return words
         keys = [normalise(word) for word in words]

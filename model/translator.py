@@ -1,7 +1,8 @@
 """Text translation with an instruction-tuned chat LLM through transformers.
 
 The prompt (`build_messages`) is shared with any other backend: it names both languages, carries the last turns of
-the conversation as context and a glossary of fixed terms, and asks for the translation only.
+the conversation as context and a glossary of fixed terms, and asks for the translation only. Languages are given
+by their names as the prompt says them ("English", "Mandarin Chinese"): which languages exist is the agent's word.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from pathlib import Path
 import torch
 
 from model.loading import load
-
-LANGUAGE_NAMES = {"en": "English", "zh": "Mandarin Chinese", "de": "German", "ko": "Korean"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,8 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """Chat messages asking for the translation of `text` only, with earlier turns as worked examples."""
     system = (
-        f"You are a simultaneous interpreter. Translate the user's {LANGUAGE_NAMES[source]} speech "
-        f"into {LANGUAGE_NAMES[target]}. Reply with the translation only: no quotes, no notes."
+        f"You are a simultaneous interpreter. Translate the user's {source} speech "
+        f"into {target}. Reply with the translation only: no quotes, no notes."
     )
     if glossary:
         terms = "; ".join(f"{term} -> {translation}" for term, translation in glossary.items())

@@ -54,14 +54,16 @@ class TTSSettings:
 class SpeechChunk:
     """A run of a phrase's speech: float32 mono PCM in [-1, 1].
 
-    `text_span` is the phrase's (start, end) in `TTSStream.text`, `first_frame` the chunk's first codec frame
-    within the phrase. The phrase's last chunk says why it ended: EOS, MAX_FRAMES (the babbling guard cut a
-    runaway phrase off) or FAILED, with `error` saying what went wrong.
+    `tag` is whatever the caller handed over with the phrase (so it knows whose speech this is without keeping
+    its own books), `text` the phrase as spoken, `first_frame` the chunk's first codec frame within the phrase.
+    The phrase's last chunk says why it ended: EOS, MAX_FRAMES (the babbling guard cut a runaway phrase off) or
+    FAILED, with `error` saying what went wrong.
     """
 
     pcm: np.ndarray
     sample_rate: int
-    text_span: tuple[int, int]
+    tag: object
+    text: str
     first_frame: int
     end: str | None = None
     error: str = ""
@@ -145,19 +147,17 @@ class HiggsTTS:
 
 
 class TTSStream:
-    """One session's speech: `push_text` and `flush` a phrase, async-iterate its `SpeechChunk`s.
+    """One session's speech: `say` a phrase with a tag, async-iterate the `SpeechChunk`s, which carry it.
 
     Phrases are spoken one after another, each through a slot of the shared generator; `cancel` drops everything
-    pending and stops the current phrase within one decode step. `close` ends the iteration once all flushed
-    phrases are spoken.
+    pending and stops the current phrase within one decode step. `close` ends the iteration once every phrase
+    said is spoken.
     """
 
     def __init__(self, tts: HiggsTTS, voice: Voice | None, language: str) -> None:
         self.tts = tts
         self.language = language
-        self.text = ""  # every flushed phrase, separated by one space; `text_span`s index into it
-        self._pending = ""
-        self._phrases: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+        self._phrases: asyncio.Queue[tuple[str, object] | None] = asyncio.Queue()
         self._chunks: asyncio.Queue[SpeechChunk | None] = asyncio.Queue()
         self._history: deque[tuple[str, torch.Tensor]] = deque(maxlen=tts.settings.context_phrases or None)
         self._current: Request | None = None
@@ -184,34 +184,24 @@ class TTSStream:
             # a failure is reported by the phrases, which encode again and fail with the reason
             self._encoding.add_done_callback(lambda task: task.cancelled() or task.exception())
 
-    def push_text(self, text: str) -> None:
-        """Add text to the phrase being collected; nothing is spoken before `flush`."""
+    def say(self, text: str, tag: object) -> None:
+        """Queue `text` as one phrase, spoken after those said before; each of its chunks carries `tag`."""
         if self._closed:
-            raise RuntimeError("push_text on a closed TTSStream")
-        self._pending += text
-
-    def flush(self) -> tuple[int, int] | None:
-        """Queue the collected text as one phrase; returns its span in `text` (None when it was blank)."""
-        phrase, self._pending = self._pending.strip(), ""
-        if not phrase or self._closed:
-            return None
-        if self.text:
-            self.text += " "
-        span = (len(self.text), len(self.text) + len(phrase))
-        self.text += phrase
-        self._phrases.put_nowait(span)
-        return span
+            raise RuntimeError("say on a closed TTSStream")
+        phrase = text.strip()
+        if not phrase:
+            raise ValueError("a phrase needs words to say; this one is blank")
+        self._phrases.put_nowait((phrase, tag))
 
     def cancel(self) -> None:
-        """Drop unspoken text and queued phrases, and stop the phrase being generated; the stream stays usable."""
-        self._pending = ""
+        """Drop the queued phrases and stop the phrase being generated; the stream stays usable."""
         _drain(self._phrases)
         if self._current is not None:
             self.tts.generator.cancel(self._current)
         _drain(self._chunks)
 
     def close(self) -> None:
-        """No more text: the iteration ends after the flushed phrases are spoken."""
+        """No more phrases: the iteration ends once those said are spoken."""
         if not self._closed:
             self._closed = True
             self._phrases.put_nowait(None)
@@ -233,18 +223,18 @@ class TTSStream:
 
     async def _speak_all(self) -> None:
         try:
-            while (span := await self._phrases.get()) is not None:
+            while (phrase := await self._phrases.get()) is not None:
+                text, tag = phrase
                 try:
-                    await self._speak(span)
+                    await self._speak(text, tag)
                 except Exception as exc:  # noqa: BLE001 - one failed phrase must not end the stream
                     log.exception("TTS phrase failed")
-                    self._put(SpeechChunk(_silence(), self.tts.sample_rate, span, 0, FAILED, str(exc)))
+                    self._put(SpeechChunk(_silence(), self.tts.sample_rate, tag, text, 0, FAILED, str(exc)))
         finally:
             self._chunks.put_nowait(None)
 
-    async def _speak(self, span: tuple[int, int]) -> None:
+    async def _speak(self, text: str, tag: object) -> None:
         tts = self.tts
-        text = self.text[span[0] : span[1]]
         speaker, voice = self.voice, None
         if speaker is not None:
             voice = (speaker.transcript, await asyncio.to_thread(speaker.codes, tts.codec))
@@ -274,14 +264,16 @@ class TTSStream:
                     frames += batch
                     pcm = await asyncio.to_thread(decoder.push, torch.cat(batch))
                     if len(pcm) and not request.cancelled:
-                        self._put(SpeechChunk(pcm, tts.sample_rate, span, emitted // tts.hop_length))
+                        self._put(SpeechChunk(pcm, tts.sample_rate, tag, text, emitted // tts.hop_length))
                         emitted += len(pcm)
                 if end is None:
                     continue
                 if end == CANCELLED or request.cancelled:
                     return
                 if end not in (EOS, MAX_FRAMES):
-                    self._put(SpeechChunk(_silence(), tts.sample_rate, span, emitted // tts.hop_length, FAILED, end))
+                    self._put(
+                        SpeechChunk(_silence(), tts.sample_rate, tag, text, emitted // tts.hop_length, FAILED, end)
+                    )
                     return
                 pcm = await asyncio.to_thread(decoder.finish)
                 if end == MAX_FRAMES:
@@ -289,7 +281,7 @@ class TTSStream:
                 elif frames and self.voice is speaker:  # a phrase in a voice since replaced is no context
                     self._history.append((text, torch.cat(frames)))
                 if not request.cancelled:
-                    self._put(SpeechChunk(pcm, tts.sample_rate, span, emitted // tts.hop_length, end))
+                    self._put(SpeechChunk(pcm, tts.sample_rate, tag, text, emitted // tts.hop_length, end))
                 return
         finally:
             if end is None:  # this task was cancelled mid-phrase: free the slot

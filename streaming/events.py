@@ -1,4 +1,5 @@
-"""The one event vocabulary shared by the session, the transports and the wire codecs.
+"""The one event vocabulary shared by the session, the transports and the wire codecs: what a client sends
+(`AudioIn`, `VoiceReference`, `InputEnd`) and what a session says back (the rest).
 
 `at` is a reading of the session's injected clock (seconds since the session began), so every latency
 is a difference of two `at`s. For speech boundaries `at` is when that input sample reached the server.
@@ -19,6 +20,20 @@ class AudioIn:
 
 
 @dataclass(frozen=True)
+class VoiceReference:
+    """A clip of the speaker with its transcript, to clone the voice from before the speaker says much."""
+
+    audio: np.ndarray  # float32 mono
+    sample_rate: int
+    transcript: str
+
+
+@dataclass(frozen=True)
+class InputEnd:
+    """The client has no more input; the session finishes what it heard, then ends."""
+
+
+@dataclass(frozen=True)
 class SpeechStarted:
     utterance_id: int
     audio_time: float  # seconds into the input
@@ -33,10 +48,7 @@ class SpeechEnded:
 
 
 @dataclass(frozen=True)
-class Transcript:
-    """A caption of the speaker. Partial ones (`final` false) come while the utterance goes on: `text` is the
-    committed words, which later captions only extend, and `tentative` the rest of the current hypothesis."""
-
+class _Caption:
     utterance_id: int
     language: str
     text: str
@@ -46,15 +58,14 @@ class Transcript:
 
 
 @dataclass(frozen=True)
-class Translation:
-    """A caption of the translation: `text` is committed (and spoken); `tentative` may still change."""
+class Transcript(_Caption):
+    """A caption of the speaker. Partial ones (`final` false) come while the utterance goes on: `text` is the
+    committed words, which later captions only extend, and `tentative` the rest of the current hypothesis."""
 
-    utterance_id: int
-    language: str
-    text: str
-    final: bool
-    at: float
-    tentative: str = ""
+
+@dataclass(frozen=True)
+class Translation(_Caption):
+    """A caption of the translation: `text` is committed (and spoken); `tentative` may still change."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,3 @@ class Pacer:
         if delay > 0:
             await self._sleep(delay)
         self._sent_s += duration_s
-
-    def reset(self) -> None:
-        """Forget the schedule, e.g. after a Twilio `clear` emptied the receiver's buffer."""
-        self._origin = None

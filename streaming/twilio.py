@@ -1,7 +1,7 @@
 """Twilio Media Streams (bidirectional, from TwiML `<Connect><Stream>`): JSON text messages carrying base64
 mu-law audio at 8 kHz in both directions. One codec per call, because it holds the stream id, the
 resamplers and the part of a 20 ms frame not yet sent; it does no I/O, so it is tested with golden messages.
-Errors reuse the native API's codes (streaming.native.ProtocolError)."""
+Errors reuse the native API's codes (streaming.wire.ProtocolError)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from streaming.audio import StreamResampler, mulaw_decode, mulaw_encode
-from streaming.events import AudioIn
-from streaming.native import SESSION_RATE, InputEnd, ProtocolError, json_object
+from streaming.events import AudioIn, InputEnd
+from streaming.vocabulary import SESSION_RATE
+from streaming.wire import ProtocolError, dumps, json_object
 
 TWILIO_RATE = 8000
 FRAME_BYTES = 160  # 20 ms of mu-law at 8 kHz, the frame size Twilio itself sends
+FRAME_S = FRAME_BYTES / TWILIO_RATE  # how long one media message plays
 _SILENCE = b"\xff"  # mu-law code of 0
 
 
@@ -36,10 +38,6 @@ class MarkPlayed:
     """Twilio played all audio sent before the mark of this name (or a clear discarded it)."""
 
     name: str
-
-
-def _dumps(message: dict) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 def _field(message: dict, path: str, kind: type) -> Any:
@@ -149,13 +147,13 @@ class TwilioCodec:
 
     def mark(self, name: str) -> str:
         """Twilio answers with a mark of this name once the audio sent before it has played."""
-        return _dumps({"event": "mark", "streamSid": self._stream_sid(), "mark": {"name": name}})
+        return dumps({"event": "mark", "streamSid": self._stream_sid(), "mark": {"name": name}})
 
     def clear(self) -> str:
         """Tells Twilio to drop the audio it has queued; the audio held here is dropped with it."""
         self._held = b""
         self._outbound.clear()
-        return _dumps({"event": "clear", "streamSid": self._stream_sid()})
+        return dumps({"event": "clear", "streamSid": self._stream_sid()})
 
     def _frames(self, data: bytes) -> list[str]:
         data = self._held + data
@@ -165,7 +163,7 @@ class TwilioCodec:
 
     def _media_message(self, frame: bytes) -> str:
         payload = base64.b64encode(frame).decode("ascii")
-        return _dumps({"event": "media", "streamSid": self._stream_sid(), "media": {"payload": payload}})
+        return dumps({"event": "media", "streamSid": self._stream_sid(), "media": {"payload": payload}})
 
     def _stream_sid(self) -> str:
         if self.start is None:

@@ -25,10 +25,10 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from streaming.audio import StreamResampler
+from streaming.vocabulary import SESSION_RATE
 
 log = logging.getLogger(__name__)
 
-MIC_RATE = 16000  # what the VAD and ASR take
 TRACK_RATE = 48000  # what Opus runs at: resampling here spares the encoder's own resampler
 FRAME_SAMPLES = TRACK_RATE // 50  # 20 ms, the packetisation browsers use
 _MIC_QUEUE_CHUNKS = 250  # 5 s of 20 ms frames: a consumer further behind than that hears the newest audio
@@ -149,7 +149,6 @@ class WebRTCPeer:
         self._speech = SpeechTrack()
         self._mic: asyncio.Queue[np.ndarray | None] = asyncio.Queue(maxsize=_MIC_QUEUE_CHUNKS)
         self._reader: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
         self._ended = asyncio.Event()
         self._dropped = 0
 
@@ -195,18 +194,6 @@ class WebRTCPeer:
         """Seconds of speech queued and not yet sent."""
         return self._speech.queued_s
 
-    async def connected(self) -> None:
-        """Wait until media flows; raises WebRTCError if the connection fails or closes first."""
-        if not self._connected.is_set():
-            waits = [asyncio.create_task(self._connected.wait()), asyncio.create_task(self._ended.wait())]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for wait in waits:
-                    wait.cancel()
-        if not self._connected.is_set():
-            raise WebRTCError(f"The WebRTC connection {self._pc.connectionState} before it connected.")
-
     async def closed(self) -> None:
         """Wait until the connection fails or closes (either side), so the caller can end the session."""
         await self._ended.wait()
@@ -221,9 +208,7 @@ class WebRTCPeer:
     def _on_state(self) -> None:
         state = self._pc.connectionState
         log.debug("WebRTC connection %s", state)
-        if state == "connected":
-            self._connected.set()
-        elif state in ("failed", "closed"):
+        if state in ("failed", "closed"):
             self._end()
 
     def _end(self) -> None:
@@ -243,7 +228,7 @@ class WebRTCPeer:
             while True:
                 frame = await track.recv()
                 if resampler is None:
-                    resampler = StreamResampler(frame.sample_rate, MIC_RATE)
+                    resampler = StreamResampler(frame.sample_rate, SESSION_RATE)
                 self._deliver(resampler.push(frame_to_mono(frame)))
         except MediaStreamError:
             pass

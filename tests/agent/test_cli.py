@@ -14,9 +14,10 @@ import soundfile as sf
 from agent.cli import main
 from agent.config import load_config
 from agent.models import load_models
+from agent.wer import word_error_rate
 from model.loading import is_hub_id
 from streaming.audio import resample
-from tests.helpers import LONG_EN, SPEECH, english_references, speak, word_error_rate
+from tests.helpers import LONG_EN, SPEECH, english_references, speak
 
 pytestmark = pytest.mark.slow
 

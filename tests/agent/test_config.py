@@ -1,6 +1,13 @@
 import pytest
 
 from agent.config import ConfigError, load_config
+from agent.language import LanguageSettings
+from agent.translation import TranslationSettings
+from agent.voice import VoiceSettings
+from model.asr import ASRSettings
+from model.translator import TranslatorSettings
+from model.tts import TTSSettings
+from model.vad import VADSettings
 
 
 def test_shipped_profiles_load():
@@ -130,3 +137,20 @@ def test_server_limits_lists_and_ice_servers_are_read_and_checked(tmp_path):
     ):
         with pytest.raises(ConfigError, match=message):
             load_config(_write(tmp_path, MINIMAL + extra))
+
+
+def test_a_profile_without_a_key_gets_the_stage_default(tmp_path):
+    config = load_config(_write(tmp_path, MINIMAL))
+    assert config.vad.settings() == VADSettings() and config.voice.settings() == VoiceSettings()
+    assert config.asr.settings() == ASRSettings() and config.asr.language_settings() == LanguageSettings()
+    assert config.translator.settings() == TranslatorSettings()
+    assert config.translator.translation_settings() == TranslationSettings()
+    assert config.tts.settings() == TTSSettings()
+
+
+def test_values_keep_their_yaml_types(tmp_path):
+    with pytest.raises(ConfigError, match=r"vad.min_silence_ms must be a int, got '400'"):
+        load_config(_write(tmp_path, MINIMAL + "vad: {min_silence_ms: '400'}\n"))
+    with pytest.raises(ConfigError, match="voice.min_snr_db must be a float, got True"):
+        load_config(_write(tmp_path, MINIMAL + "voice: {min_snr_db: true}\n"))
+    assert load_config(_write(tmp_path, MINIMAL + "voice: {min_snr_db: 20}\n")).voice.min_snr_db == 20.0

@@ -1,7 +1,6 @@
 """The real server with the tiny profile, driven over real sockets: the native API, its limits and bad input."""
 
 import asyncio
-import dataclasses
 import json
 import urllib.request
 
@@ -31,7 +30,7 @@ async def serve(tiny_models):
 
     async def start(**limits) -> Server:
         token = limits.pop("token", None)
-        server = Server(tiny_models, dataclasses.replace(CONFIG, **limits), token=token)
+        server = Server(tiny_models, CONFIG.model_copy(update=limits), token=token)
         await server.start("127.0.0.1", 0)
         servers.append(server)
         return server
@@ -154,6 +153,24 @@ async def test_each_bad_input_gets_an_error_and_no_other_session_is_hurt(serve):
     assert len(result.transcripts) == 1 and len(result.translations) == 1 and len(result.audio) == 1
     assert result.messages[-1]["type"] == "session.ended"
     await _assert_healthy(server)
+
+
+async def test_a_session_start_the_session_cannot_serve_is_refused_with_the_fix(serve):
+    server = await serve()
+    for bad, fix in (
+        ({"target_language": "fr"}, "target language 'fr' is not supported; use one of en, zh"),
+        ({"source_language": "ja"}, "source language 'ja' is not supported; use one of auto, en"),
+        ({"voice": "robot"}, "voice 'robot' is not supported; use clone"),
+        ({"mode": "fast"}, "mode 'fast' is not supported; use one of consecutive, simultaneous"),
+    ):
+        async with connect(_url(server)) as ws:
+            await ws.send(json.dumps(START | bad))
+            error = (await _read_until(ws, "error"))[-1]
+            assert error["code"] == "invalid_field" and error["fatal"] is True and fix in error["message"]
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd.code == 1008
+    assert server.connections == set()
 
 
 async def _assert_healthy(server: Server) -> None:

@@ -24,6 +24,7 @@ from streaming.events import (
     Translation,
     VoiceUpdated,
 )
+from streaming.vocabulary import LANGUAGE_NAMES
 from tests.helpers import (
     LONG_EN,
     SPEECH,
@@ -53,6 +54,10 @@ class FakeASR:
 
 
 class FakeTranslator:
+    """Answers with the code of the language it was asked for (backends are told languages by name)."""
+
+    CODES = {name: code for code, name in LANGUAGE_NAMES.items()}
+
     def __init__(self, clock, fail_on=None):
         self.clock, self.fail_on, self.contexts = clock, fail_on, []
 
@@ -61,7 +66,7 @@ class FakeTranslator:
         self.contexts.append(list(context))
         if text == self.fail_on:
             raise RuntimeError("scripted failure")
-        return f"{target}: {text}"
+        return f"{self.CODES[target]}: {text}"
 
 
 class ClockedTTS(FakeTTS):
@@ -71,12 +76,12 @@ class ClockedTTS(FakeTTS):
         super().__init__()
         self.clock = clock
 
-    def speak(self, span):
+    def speak(self, text, tag):
         half = np.full(TTS_RATE // 2, 0.1, dtype=np.float32)
         self.clock.advance(0.3)
-        yield PhraseChunk(half, TTS_RATE, span, first_frame=0)
+        yield PhraseChunk(half, TTS_RATE, tag, text, first_frame=0)
         self.clock.advance(0.1)
-        yield PhraseChunk(half, TTS_RATE, span, first_frame=12, end=EOS)
+        yield PhraseChunk(half, TTS_RATE, tag, text, first_frame=12, end=EOS)
 
 
 def _models(clock, **translator):

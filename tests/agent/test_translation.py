@@ -80,3 +80,16 @@ def test_unchanged_source_costs_no_translation():
     assert policy.update("hello there", final=False) is None
     assert len(fake.calls) == 1
     assert isinstance(make_policy("consecutive", fake, "en", "de", []), ConsecutivePolicy)
+
+
+def test_the_translator_is_told_the_languages_by_name():
+    seen = []
+
+    class Recording:
+        def translate(self, text, source, target, *, context=(), prefix=""):
+            seen.append((source, target))
+            return text
+
+    make_policy("consecutive", Recording(), "zh", "de", []).update("你好", final=True)
+    make_policy("simultaneous", Recording(), "en", "ko", []).update("hello", final=False)
+    assert seen == [("Mandarin Chinese", "German"), ("English", "Korean")]

@@ -29,8 +29,7 @@ from model.asr import ASRSettings, Transcription
 from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
 from streaming.audio import frames, pcm16_encode, read_audio, resample, write_wav
-from streaming.events import SpeechChunk, SpeechEnded, SpeechStarted, Transcript, VoiceUpdated
-from streaming.native import VoiceReference
+from streaming.events import SpeechChunk, SpeechEnded, SpeechStarted, Transcript, VoiceReference, VoiceUpdated
 from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock, run_session
 
 RATE = 16000

@@ -120,27 +120,29 @@ def closed_port_url():
 def test_pieces_stream_in_order_and_translate_joins_and_cleans_them(serve):
     server = serve(lambda body: sse("„Wo", " ist der", " Bahnhof?“", "\n\nNote: formal register."))
     translator = remote(server.url)
-    assert list(translator.stream("Where is the station?", "en", "de")) == [
+    assert list(translator.stream("Where is the station?", "English", "German")) == [
         "„Wo",
         " ist der",
         " Bahnhof?“",
         "\n\nNote: formal register.",
     ]
-    assert translator.translate("Where is the station?", "en", "de") == "Wo ist der Bahnhof?"
+    assert translator.translate("Where is the station?", "English", "German") == "Wo ist der Bahnhof?"
 
 
 def test_the_request_carries_prompt_context_glossary_and_streaming(serve):
     server = serve(lambda body: sse("Ja."))
     context = [Turn("Guten Tag.", "Good afternoon."), Turn("Haben Sie ein Zimmer?", "Do you have a room?")]
     glossary = {"Zimmer": "room"}
-    remote(server.url, glossary=glossary).translate(" Für zwei Nächte. ", "de", "en", context=context)
+    remote(server.url, glossary=glossary).translate(" Für zwei Nächte. ", "German", "English", context=context)
     [request] = server.requests
     body = request["body"]
     assert request["path"] == "/v1/chat/completions"
     assert body["model"] == "qwen" and body["stream"] is True and body["temperature"] == 0
     assert body["max_tokens"] == 64
     assert "continue_final_message" not in body and "add_generation_prompt" not in body
-    assert body["messages"] == build_messages("Für zwei Nächte.", "de", "en", context=context, glossary=glossary)
+    assert body["messages"] == build_messages(
+        "Für zwei Nächte.", "German", "English", context=context, glossary=glossary
+    )
     system, *turns, last = body["messages"]
     assert "German" in system["content"] and "English" in system["content"] and "Zimmer -> room" in system["content"]
     assert turns == [
@@ -164,8 +166,8 @@ def test_the_request_carries_prompt_context_glossary_and_streaming(serve):
 def test_only_what_follows_a_forced_prefix_is_streamed(serve, reply):
     server = serve(reply)
     translator = remote(server.url)
-    assert "".join(translator.stream("I have a dog.", "en", "de", prefix="Ich habe")) == " einen Hund."
-    assert translator.translate("I have a dog.", "en", "de", prefix="Ich habe") == "Ich habe einen Hund."
+    assert "".join(translator.stream("I have a dog.", "English", "German", prefix="Ich habe")) == " einen Hund."
+    assert translator.translate("I have a dog.", "English", "German", prefix="Ich habe") == "Ich habe einen Hund."
     body = server.requests[0]["body"]
     assert body["messages"][-1] == {"role": "assistant", "content": "Ich habe"}
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
@@ -173,13 +175,14 @@ def test_only_what_follows_a_forced_prefix_is_streamed(serve, reply):
 
 def test_a_reply_that_does_not_repeat_the_prefix_passes_whole(serve):
     server = serve(lambda body: sse(" Hund", "."))
-    assert list(remote(server.url).stream("I have a dog.", "en", "de", prefix="Ich habe einen")) == [" Hund", "."]
+    pieces = remote(server.url).stream("I have a dog.", "English", "German", prefix="Ich habe einen")
+    assert list(pieces) == [" Hund", "."]
 
 
 def test_the_api_key_goes_in_a_bearer_header_only_when_given(serve):
     server = serve(lambda body: sse("Hallo."))
-    remote(server.url, api_key="sk-local").translate("Hello.", "en", "de")
-    remote(server.url).translate("Hello.", "en", "de")
+    remote(server.url, api_key="sk-local").translate("Hello.", "English", "German")
+    remote(server.url).translate("Hello.", "English", "German")
     with_key, without_key = (request["headers"] for request in server.requests)
     assert with_key["Authorization"] == "Bearer sk-local"
     assert "Authorization" not in without_key
@@ -189,7 +192,7 @@ def test_a_dead_server_is_reported_at_once_naming_the_url():
     url = closed_port_url()
     began = time.monotonic()
     with pytest.raises(TranslatorUnavailable) as failure:
-        remote(url, timeout_s=5.0).translate("Hello.", "en", "de")
+        remote(url, timeout_s=5.0).translate("Hello.", "English", "German")
     assert time.monotonic() - began < 1.0  # a refused connection is not waited out
     assert str(failure.value) == (
         f"translator server {url} is not reachable (connection refused): "
@@ -204,7 +207,7 @@ def test_a_stalling_server_times_out_with_the_timeout_named(serve, script):
     server = serve(lambda body: script)
     began = time.monotonic()
     with pytest.raises(TranslatorUnavailable, match=r"did not answer within 0.3 s: .*translator.timeout_s") as failure:
-        remote(server.url, timeout_s=0.3).translate("Hello world.", "en", "de")
+        remote(server.url, timeout_s=0.3).translate("Hello world.", "English", "German")
     assert time.monotonic() - began < 3.0
     assert server.url in str(failure.value)
 
@@ -212,7 +215,7 @@ def test_a_stalling_server_times_out_with_the_timeout_named(serve, script):
 def test_a_reply_that_never_ends_is_cut_at_the_deadline(serve):
     server = serve(lambda body: sse(*[item for _ in range(50) for item in (0.1, " und")]))
     with pytest.raises(TranslatorUnavailable, match=r"did not finish its reply within 0.5 s: .*translator.deadline_s"):
-        remote(server.url, timeout_s=1.0, deadline_s=0.5).translate("And so on.", "en", "de")
+        remote(server.url, timeout_s=1.0, deadline_s=0.5).translate("And so on.", "English", "German")
 
 
 @pytest.mark.parametrize(
@@ -231,7 +234,7 @@ def test_a_reply_that_never_ends_is_cut_at_the_deadline(serve):
 def test_http_errors_say_what_went_wrong_and_what_to_do(serve, status, error, api_key, message):
     server = serve(lambda body: (status, error))
     with pytest.raises(TranslatorUnavailable) as failure:
-        remote(server.url, api_key=api_key).translate("Hello.", "en", "de")
+        remote(server.url, api_key=api_key).translate("Hello.", "English", "German")
     assert str(failure.value).startswith(f"translator server {server.url} ")
     assert message in str(failure.value)
 
@@ -249,15 +252,15 @@ def test_http_errors_say_what_went_wrong_and_what_to_do(serve, status, error, ap
 def test_a_broken_stream_is_reported_as_such(serve, script, message):
     server = serve(lambda body: script)
     with pytest.raises(TranslatorUnavailable) as failure:
-        remote(server.url).translate("Hello.", "en", "de")
+        remote(server.url).translate("Hello.", "English", "German")
     assert f"translator server {server.url} {message}" in str(failure.value)
 
 
 def test_blank_text_and_the_same_language_need_no_request(serve):
     server = serve(lambda body: sse("never"))
     translator = remote(server.url)
-    assert translator.translate("   ", "en", "de") == ""
-    assert translator.translate(" Hello there ", "en", "en") == "Hello there"
+    assert translator.translate("   ", "English", "German") == ""
+    assert translator.translate(" Hello there ", "English", "English") == "Hello there"
     assert server.requests == []
 
 
@@ -269,7 +272,7 @@ def test_many_threads_share_one_translator(serve):
     translator = remote(serve(reply).url)
     texts = [f"sentence {i}" for i in range(16)]
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda text: translator.translate(text, "en", "de"), texts))
+        results = list(pool.map(lambda text: translator.translate(text, "English", "German"), texts))
     assert results == [f"de: {text}" for text in texts]
 
 

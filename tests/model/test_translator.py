@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from model.loading import resolve
-from model.translator import LANGUAGE_NAMES, Translator, TranslatorSettings, Turn, build_messages, clean
+from model.translator import Translator, TranslatorSettings, Turn, build_messages, clean
+from streaming.vocabulary import LANGUAGE_NAMES
 
 LANGS = list(LANGUAGE_NAMES)
 
@@ -23,22 +24,22 @@ def translator():
 @pytest.mark.parametrize("source, target", [(s, t) for s in LANGS for t in LANGS if s != t])
 def test_tiny_model_runs_every_direction(translator, source, target):
     text = {"en": "Good morning.", "zh": "早上好。", "de": "Guten Morgen.", "ko": "좋은 아침입니다."}[source]
-    out = translator.translate(text, source, target)
+    out = translator.translate(text, LANGUAGE_NAMES[source], LANGUAGE_NAMES[target])
     assert out.strip(), "random weights still produce some text"
     assert len(translator._tokenizer(out)["input_ids"]) <= 24 + 2
 
 
 @pytest.mark.slow
 def test_empty_and_same_language_need_no_model(translator):
-    assert translator.translate("  ", "en", "de") == ""
-    assert translator.translate(" Hello there ", "en", "en") == "Hello there"
+    assert translator.translate("  ", "English", "German") == ""
+    assert translator.translate(" Hello there ", "English", "English") == "Hello there"
 
 
 def test_messages_name_both_languages_and_carry_context_and_glossary():
     messages = build_messages(
         " Wo ist der Bahnhof? ",
-        "de",
-        "ko",
+        "German",
+        "Korean",
         context=[Turn("Guten Morgen.", "좋은 아침입니다.")],
         glossary={"Bahnhof": "기차역"},
     )
@@ -54,10 +55,10 @@ def test_messages_name_both_languages_and_carry_context_and_glossary():
 
 @pytest.mark.slow
 def test_streamed_pieces_make_the_translation_and_a_prefix_is_kept(translator):
-    pieces = list(translator.stream("Good morning.", "en", "de"))
+    pieces = list(translator.stream("Good morning.", "English", "German"))
     assert len(pieces) > 1
-    assert translator.translate("Good morning.", "en", "de") == clean("".join(pieces))
-    forced = translator.translate("Good morning.", "en", "de", prefix="Guten")
+    assert translator.translate("Good morning.", "English", "German") == clean("".join(pieces))
+    forced = translator.translate("Good morning.", "English", "German", prefix="Guten")
     assert forced.startswith("Guten")
     context = [Turn("Hello.", "Hallo.")]
-    assert translator.translate("Good morning.", "en", "de", context=context).strip()
+    assert translator.translate("Good morning.", "English", "German", context=context).strip()

@@ -1,4 +1,4 @@
-"""TTSStream on the tiny Higgs model and tiny codec: chunks, order, cancel, voice and context in the prompt."""
+"""TTSStream on the tiny Higgs model and tiny codec: chunks, tags, order, cancel, voice and context in the prompt."""
 
 import asyncio
 import shutil
@@ -62,7 +62,7 @@ def test_max_frames_is_finite_and_grows_with_text() -> None:
 async def test_a_phrase_streams_in_chunks_small_first_then_larger(tts: HiggsTTS) -> None:
     text = "Guten Morgen."
     chunks = await speak(tts, text)
-    assert all(isinstance(chunk, SpeechChunk) and chunk.text_span == (0, len(text)) for chunk in chunks)
+    assert all(isinstance(chunk, SpeechChunk) and (chunk.tag, chunk.text) == (0, text) for chunk in chunks)
     sizes = [len(chunk.pcm) for chunk in chunks]
     budget = max_frames(text)  # the tiny model never ends a phrase by itself
     assert sum(sizes) == budget * HOP
@@ -76,48 +76,40 @@ async def test_a_phrase_streams_in_chunks_small_first_then_larger(tts: HiggsTTS)
 
 
 @pytest.mark.slow
-async def test_phrases_are_spoken_in_order_with_their_spans(tts: HiggsTTS) -> None:
+async def test_phrases_are_spoken_in_order_with_their_tags_and_text(tts: HiggsTTS) -> None:
     stream = tts.open(None, "en")
-    stream.push_text("Hello ")
-    stream.push_text("there.")
-    first = stream.flush()
-    assert stream.flush() is None  # nothing collected since
-    stream.push_text("  \n")
-    assert stream.flush() is None
-    stream.push_text(" How are you? ")
-    second = stream.flush()
+    stream.say("Hello there.", 1)
+    with pytest.raises(ValueError, match="blank"):
+        stream.say("  \n", 2)
+    stream.say(" How are you? ", 3)
     stream.close()
     with pytest.raises(RuntimeError, match="closed"):
-        stream.push_text("too late")
+        stream.say("too late", 4)
     chunks = [chunk async for chunk in stream]
-    assert stream.text == "Hello there. How are you?"
-    assert first == (0, 12) and second == (13, 25)
-    spans = [chunk.text_span for chunk in chunks]
-    assert spans == sorted(spans) and set(spans) == {first, second}
+    tags = [chunk.tag for chunk in chunks]
+    assert tags == sorted(tags) and set(tags) == {1, 3}
+    assert {(chunk.tag, chunk.text) for chunk in chunks} == {(1, "Hello there."), (3, "How are you?")}
     assert [chunk.end for chunk in chunks if chunk.end] == [MAX_FRAMES, MAX_FRAMES]
 
 
 @pytest.mark.slow
 async def test_cancel_mid_phrase_frees_the_slot_and_the_next_phrase_is_whole(tts: HiggsTTS) -> None:
     stream = tts.open(None, "de")
-    stream.push_text("Die Besprechung beginnt morgen früh um neun Uhr.")
-    cancelled = stream.flush()
-    stream.push_text("Dieser Satz wird nie gesprochen.")
-    stream.flush()
+    stream.say("Die Besprechung beginnt morgen früh um neun Uhr.", "cancelled")
+    stream.say("Dieser Satz wird nie gesprochen.", "dropped")
     chunks = aiter(stream)
     first = await anext(chunks)
-    assert first.text_span == cancelled and first.end is None
+    assert first.tag == "cancelled" and first.end is None
     stream.cancel()
     for _ in range(100):
         if tts.generator.active == 0:
             break
         await asyncio.sleep(0.05)
     assert tts.generator.active == 0 and tts.generator.waiting == 0
-    stream.push_text("Guten Morgen.")
-    fresh = stream.flush()
+    stream.say("Guten Morgen.", "fresh")
     stream.close()
     rest = [chunk async for chunk in chunks]
-    assert {chunk.text_span for chunk in rest} == {fresh}
+    assert {chunk.tag for chunk in rest} == {"fresh"}
     assert sum(len(chunk.pcm) for chunk in rest) == max_frames("Guten Morgen.") * HOP
     assert rest[-1].end == MAX_FRAMES
 
@@ -178,8 +170,7 @@ async def test_a_new_voice_is_encoded_at_once_and_drops_the_context_of_the_old_o
     hook = tts.model.register_forward_hook(EndsAfter(steps=14), with_kwargs=True)
     try:
         stream = tts.open(first, "en")
-        stream.push_text("One.")
-        stream.flush()
+        stream.say("One.", 1)
         spoken = aiter(stream)
         chunks = [await anext(spoken)]
         while chunks[-1].end is None:
@@ -190,9 +181,8 @@ async def test_a_new_voice_is_encoded_at_once_and_drops_the_context_of_the_old_o
                 break
             await asyncio.sleep(0.01)
         assert second._codes is not None
-        for text in ("Two.", "Three."):
-            stream.push_text(text)
-            stream.flush()
+        for tag, text in enumerate(("Two.", "Three."), 2):
+            stream.say(text, tag)
         stream.close()
         chunks += [chunk async for chunk in spoken]
     finally:

@@ -67,14 +67,6 @@ async def test_a_sender_slower_than_real_time_never_waits():
     assert clock.sleeps == []
 
 
-async def test_reset_starts_a_new_schedule():
-    clock = ScriptedClock()
-    pacer = Pacer(clock, lead_s=0.0, sleep=clock.sleep)
-    await send_times(pacer, clock, 2, 1.0)  # 2 s of audio queued at the receiver by t = 1 s
-    pacer.reset()  # e.g. after a Twilio clear emptied it
-    assert await send_times(pacer, clock, 2, 1.0) == [1.0, 2.0]
-
-
 async def test_default_sleep_is_asyncio():
     clock = ScriptedClock()
     pacer = Pacer(clock, lead_s=0.0)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from streaming.audio import mulaw_decode, mulaw_encode
-from streaming.events import AudioIn
-from streaming.native import InputEnd, ProtocolError
+from streaming.events import AudioIn, InputEnd
 from streaming.twilio import MarkPlayed, TwilioCodec, TwilioStart
+from streaming.wire import ProtocolError
 
 SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 

@@ -42,7 +42,8 @@ async def call(mic: MediaStreamTrack):
         answer = await server.answer(client.localDescription.sdp)
         await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         async with asyncio.timeout(5):
-            await server.connected()
+            while client.connectionState != "connected":
+                await asyncio.sleep(0.01)
         assert [t.kind for t in incoming] == ["audio"]
         yield client, server, incoming[0]
     finally:
@@ -149,8 +150,6 @@ async def test_closing_before_any_offer_ends_everything():
     await server.close()
     assert [chunk async for chunk in server.audio()] == []
     await server.closed()
-    with pytest.raises(WebRTCError, match="closed before it connected"):
-        await server.connected()
 
 
 async def offer_with(*kinds: str, direction: str = "sendrecv") -> str:

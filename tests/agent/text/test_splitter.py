@@ -3,8 +3,9 @@ import re
 
 import pytest
 
-from agent.phrases import PhraseSplitter, speakable
-from model.asr import LANGUAGES
+from agent.text import PhraseSplitter, speakable
+from streaming.vocabulary import LANGUAGES
+from tests.agent.text.samples import TEXTS
 
 # Sentences as a translator commits them, and the phrases the TTS gets with the default limits.
 PHRASES = [
@@ -120,89 +121,6 @@ PHRASES = [
         ["회의는 열두 시 삼십 분에 시작합니다.", "참석자는 스물한 명이고 온도는 섭씨 이십오 도입니다."],
     ),
 ]
-
-SPEAKABLE = [
-    ("en", "It is 25°C and -3 °F.", "It is twenty-five degrees Celsius and minus three degrees Fahrenheit."),
-    (
-        "en",
-        "He paid $1.5 million, £1 and €0.99.",
-        "He paid one point five million dollars, one pound and ninety-nine cents.",
-    ),
-    ("en", "¥500 or ₩1,000,000", "five hundred yen or one million won"),
-    (
-        "en",
-        "Since 1905, in 2000, by 2010, 2050 people",
-        "Since nineteen oh five, in two thousand, by twenty ten, two thousand fifty people",
-    ),
-    ("en", "the 1st, 2nd, 3rd, 12th and 21st", "the first, second, third, twelfth and twenty-first"),
-    ("en", "at 9:05 or 10:00", "at nine oh five or ten o'clock"),
-    ("en", "3-5 km, 60 km/h, $10/hour", "three to five kilometers, sixty kilometers per hour, ten dollars per hour"),
-    ("en", "R&D + QA @ HQ, 100%", "R and D plus QA at HQ, one hundred percent"),
-    ("en", "Mr. Lee vs. Mrs. Kim, No. 7, etc.", "Mister Lee versus Missus Kim, number seven, et cetera."),
-    (
-        "en",
-        "MP3, 5G, code 0042, id 123456789",
-        "MP three, five G, code zero zero four two, id one two three four five six seven eight nine",
-    ),
-    (
-        "de",
-        "Am 1. Januar um 8:15 Uhr, 14.30 Uhr, 1 Uhr",
-        "Am ersten Januar um acht Uhr fünfzehn, vierzehn Uhr dreißig, ein Uhr",
-    ),
-    (
-        "de",
-        "die 2. Klasse, der 20. Mai, zum 101. Mal",
-        "die zweite Klasse, der zwanzigste Mai, zum einhundertersten Mal",
-    ),
-    ("de", "3,5 % von 1.250.000 €", "drei Komma fünf Prozent von eine Million zweihundertfünfzigtausend Euro"),
-    (
-        "de",
-        "1 Stunde, 1 Tag, 1 Million, 2,5 Mio. Menschen, 3 Mrd.",
-        "eine Stunde, ein Tag, eine Million, zwei Komma fünf Millionen Menschen, drei Milliarden",
-    ),
-    (
-        "de",
-        "1999 und 2024 und 21 Katzen",
-        "neunzehnhundertneunundneunzig und zweitausendvierundzwanzig und einundzwanzig Katzen",
-    ),
-    ("de", "$2, £1,50, 0,99 €, 5 €/Monat", "zwei Dollar, ein Pfund fünfzig, neunundneunzig Cent, fünf Euro pro Monat"),
-    ("de", "z. B., d.h., usw. Dann Nr. 5", "zum Beispiel, das heißt, und so weiter. Dann Nummer fünf"),
-    ("de", "Müller & Söhne, 10-12 kg, 37°", "Müller und Söhne, zehn bis zwölf Kilogramm, siebenunddreißig Grad"),
-    ("zh", "2024年有365天", "二零二四年有三百六十五天"),
-    ("zh", "2个人，2本书，第2名，2月2号", "两个人，两本书，第二名，二月二号"),
-    ("zh", "10、12、100、1005、10050、20000、100010", "十、十二、一百、一千零五、一万零五十、两万、十万零一十"),
-    ("zh", "增长了3.5%，气温-5℃", "增长了百分之三点五，气温零下五摄氏度"),
-    ("zh", "$2，¥3.5，€100，₩1000", "两美元，三点五元，一百欧元，一千韩元"),
-    ("zh", "9:05到12:00，3~5个，10元/天", "九点零五分到十二点，三到五个，十元每天"),
-    ("zh", "iPhone 15和Galaxy S24", "iPhone 十五和Galaxy S二十四"),
-    ("zh", "电话13812345678，A&B", "电话一三八一二三四五六七八，A和B"),
-    ("ko", "2024년 6월 10월 15일", "이천이십사년 유월 시월 십오일"),
-    ("ko", "사과 1개, 2명, 3시간, 20살, 1번째", "사과 한 개, 두 명, 세 시간, 스무 살, 첫 번째"),
-    ("ko", "5분, 3층, 제3장, 12개월", "오분, 삼층, 제삼장, 십이개월"),
-    ("ko", "10000원, ₩1,500, $20, 50%", "만원, 천오백 원, 이십 달러, 오십 퍼센트"),
-    ("ko", "12345678명이 -3°C에서 3.14", "천이백삼십사만 오천육백칠십팔명이 섭씨 영하 삼 도에서 삼 점 일사"),
-    ("ko", "오후 2:05, 010-1234-5678", "오후 두 시 오 분, 공일공 일이삼사 오육칠팔"),
-    ("ko", "갤럭시 S24 & 아이폰 15", "갤럭시 S 이십사 앤드 아이폰 십오"),
-]
-
-# Longer texts with every hard case in them, for the properties that must hold however the text arrives.
-TEXTS = {
-    "en": "Hello. I think that we should meet at 12:30 tomorrow, because Dr. Smith said the price went up 3.5% to "
-    "$1,299.99, e.g. for the U.S. Market. That is all, thanks! And the next sentence is quite long without any "
-    "punctuation at all so it must be cut somewhere near the maximum length which is one hundred and twenty "
-    'characters. Mr. and Mrs. J. K. Rowling arrived at 5 p.m. Then they left; "it was 25°C outside..." Call '
-    "555-123-4567 now!",
-    "de": "Ich glaube, dass wir uns am 3. Mai um 14:30 Uhr treffen sollten. Wir brauchen Äpfel, Birnen, Bananen und "
-    "Milch, z. B. für den Kuchen. Das kostet ca. 3,50 € pro Person, bzw. 1.000 Euro insgesamt, weil es teuer ist. "
-    "Er wurde am 1. Januar 1999 geboren, Obst usw. Die Temperatur lag bei -5 °C und der Preis stieg um 2,5 % auf "
-    "1,5 Mio. Euro.",
-    "zh": "我今天买了两个iPhone 15，花了12,999元。你觉得怎么样？我觉得还可以吧但是有点贵了因为价格涨了3.5%所以我们"
-    "应该再考虑一下然后再决定要不要买这个东西呢好的。他说：“你好！”然后在2024年3月5日下午3:30离开了，温度是-5℃，"
-    "GPT-4和ChatGPT都很好用。",
-    "ko": "안녕하세요. 저는 오늘 오후 3시에 사과 3개를 샀는데, 가격이 ₩12,000이었어요. 너무 비싸지만 맛있어서 다시 "
-    "사고 싶고 내일도 시장에 가서 친구들과 함께 과일을 더 많이 사려고 합니다. 갤럭시 S24는 2024년 1월에 출시됐고, "
-    "가격은 $799였습니다! 온도는 25.5°C, 습도는 60%입니다.",
-}
 LIMITS = [
     {},
     {"min_chars": 1, "max_chars": 12},
@@ -235,11 +153,6 @@ def random_pieces(text: str, seed: int) -> list[str]:
 @pytest.mark.parametrize("language, text, expected", PHRASES)
 def test_phrases_of_sentences_in_all_four_languages(language, text, expected):
     assert split(language, [text]) == expected
-
-
-@pytest.mark.parametrize("language, text, expected", SPEAKABLE)
-def test_speakable_writes_numbers_and_symbols_as_words(language, text, expected):
-    assert speakable(text, language) == expected
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -384,18 +297,12 @@ def test_flush_returns_the_rest_and_the_splitter_starts_over():
     assert splitter.flush() == ["Short one"]
     assert splitter.flush() == []
     assert splitter.push("Left over") == []
-    splitter.reset()
-    assert splitter.flush() == []
+    assert splitter.flush() == ["Left over"]
     assert splitter.push("  ") == [] and splitter.flush() == []
 
 
 def test_phrases_without_words_are_dropped():
     assert split("en", ["Good night, everyone. - ..."], min_chars=3) == ["Good night,", "everyone."]
-
-
-def test_speakable_leaves_no_digit_behind():
-    for language, text in TEXTS.items():
-        assert not re.search(r"\d", speakable(text, language)), language
 
 
 def test_defaults_per_language_give_cjk_fewer_characters():
@@ -410,8 +317,3 @@ def test_defaults_per_language_give_cjk_fewer_characters():
 def test_bad_arguments_are_refused(language, limits):
     with pytest.raises(ValueError):
         PhraseSplitter(language, **limits)
-
-
-def test_speakable_refuses_an_unknown_language():
-    with pytest.raises(ValueError, match="fr"):
-        speakable("3", "fr")
