@@ -8,13 +8,17 @@ import importlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
 
 from agent.config import ConfigError, load_config
 from agent.session import SessionError
-from model.loading import ModelError, download, is_hub_id, resolve
+from model.loading import ModelError, download, is_hub_id
+from model.speech import FAILED, SpeechBackend
 from streaming.audio import AudioError
-from streaming.vocabulary import AUTO, LANGUAGES, SESSION_RATE, SOURCE_LANGUAGES
+from streaming.vocabulary import AUTO, LANGUAGE_NAMES, LANGUAGES, SESSION_RATE, SOURCE_LANGUAGES
 
 TABLE_FIGURES = ("ttfa_ms", "start_offset_ms", "end_offset_ms", "tts_first_chunk_ms", "asr_ms", "translate_ms")
 
@@ -49,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--voice-text", metavar="TEXT", help="the words said in the --voice clip")
     translate.set_defaults(run=_translate)
+
+    speak = commands.add_parser("speak", help="speak text through the profile's TTS into a WAV file")
+    speak.add_argument("text", help="what to say, in quotes; a long text is spoken phrase by phrase")
+    speak.add_argument("--lang", required=True, choices=LANGUAGES, help="the language of the text")
+    speak.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
+    speak.add_argument("-o", "--output", type=Path, required=True, help="the speech, mono WAV at the TTS's rate")
+    speak.add_argument("--voice", metavar="NAME", help="a stock voice of the TTS (default: the profile's tts.voice)")
+    speak.set_defaults(run=_speak)
 
     serve = commands.add_parser("serve", help="run the server: browser page, WebSocket API, WebRTC, Twilio")
     serve.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
@@ -160,6 +172,60 @@ def _translate(args: argparse.Namespace) -> int:
     return 1 if any(e.fatal for e in result.errors) else 0
 
 
+def _speak(args: argparse.Namespace) -> int:
+    from agent.models import TTS_BACKENDS, load_tts
+    from agent.session import check_tts_language
+    from streaming.audio import write_wav
+
+    if not args.text.strip():
+        raise SessionError("there is nothing to speak; give the words in quotes.")
+    if not args.output.parent.is_dir():
+        raise AudioError(f"{args.output}: the folder {args.output.parent} does not exist; create it first.")
+    config = load_config(args.profile)
+    backend = TTS_BACKENDS[config.tts.backend]  # its class says what it speaks before the model loads
+    check_tts_language(backend, args.lang)
+    if args.voice is not None and backend.can_clone:
+        raise SessionError(f"--voice {args.voice}: the {backend.name} TTS has no stock voices; leave --voice out.")
+    tts, voice = load_tts(config)
+    if args.voice is not None and args.voice not in tts.voices:
+        raise SessionError(
+            f"--voice {args.voice}: the {tts.name} TTS has no stock voice of that name; "
+            f"choose one of {', '.join(tts.voices)}."
+        )
+    voice = args.voice or voice
+    began = time.monotonic()
+    audio, first_s = asyncio.run(_say(tts, voice, args.lang, args.text))
+    took_s, seconds = time.monotonic() - began, len(audio) / tts.sample_rate
+    write_wav(args.output, audio, tts.sample_rate)
+    who = f"{tts.name}, voice {voice}" if isinstance(voice, str) else tts.name
+    print(
+        f"{args.output}: {seconds:.1f} s of {LANGUAGE_NAMES[args.lang]} ({who}), "
+        f"first PCM after {first_s * 1000:.0f} ms, RTF {took_s / max(seconds, 1e-9):.2f}"
+    )
+    return 0
+
+
+async def _say(tts: SpeechBackend, voice: object, language: str, text: str) -> tuple[np.ndarray, float]:
+    """The text's speech, phrase by phrase through one stream, and how long its first PCM took."""
+    from agent.text import PhraseSplitter
+
+    began = time.monotonic()
+    stream = tts.open(voice, language)
+    splitter = PhraseSplitter(language)
+    for phrase in [*splitter.push(text), *splitter.flush()]:
+        stream.say(phrase, None)
+    stream.close()
+    pcm, first_s = [], None
+    async for chunk in stream:
+        if chunk.end == FAILED:
+            await stream.aclose()
+            raise ModelError(f"the {tts.name} TTS could not speak {chunk.text!r}: {chunk.error}")
+        if len(chunk.pcm) and first_s is None:
+            first_s = time.monotonic() - began
+        pcm.append(chunk.pcm)
+    return np.concatenate(pcm) if pcm else np.zeros(0, np.float32), first_s or 0.0
+
+
 def _table(result) -> str:
     head = ["utt", "input s", *(name.removesuffix("_ms") + " ms" for name in TABLE_FIGURES), "source → target"]
     rows = []
@@ -185,15 +251,17 @@ def _short(text: str, limit: int = 32) -> str:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from agent.models import locate
+
     config = load_config(args.profile)
     missing = []
     for role, source in config.sources().items():
         try:
-            path = download(source) if is_hub_id(source) else resolve(source, role)
+            path = download(source) if is_hub_id(source) else locate(config, role)
         except Exception as exc:  # noqa: BLE001 - report every model, then fail once
             missing.append(f"  {role}: {source} ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})")
             continue
-        print(f"{role}: {source} -> {path}")
+        print(f"{role}: {source} -> {' and '.join(map(str, path)) if isinstance(path, tuple) else path}")
     if missing:
         raise ModelError(
             "could not fetch these models:\n"

@@ -197,6 +197,10 @@ class CodecConfig(_keys(CodecSettings)):
         return self._build(CodecSettings)
 
 
+_TTS_BACKENDS = ("higgs", "kokoro")
+_KOKORO_KEYS = ("backend", "model", "voice")
+
+
 class TTSConfig(
     _keys(
         TTSSettings,
@@ -213,11 +217,27 @@ class TTSConfig(
         top_p=Field(gt=0, le=1),
     ),
 ):
-    """`tts:` the Higgs model and its audio tokenizer, sampling, batching and chunked decoding."""
+    """`tts:` which backend speaks and its model. Higgs clones the speaker's voice and has an audio tokenizer,
+    sampling, batching and chunked decoding; Kokoro speaks in a stock voice and has only `voice`, the one a session
+    starts in (empty: the model's first)."""
 
-    model: str
-    audio_tokenizer: str
+    backend: Literal[_TTS_BACKENDS] = "higgs"
+    model: str  # kokoro: package:kokoro, or a folder (or hub id) with one ONNX export and one voices archive
+    audio_tokenizer: str = ""
+    voice: str = ""
     codec: CodecConfig = CodecConfig()
+
+    @model_validator(mode="after")
+    def _keys_of_the_backend(self) -> TTSConfig:
+        if self.backend == "kokoro":
+            if higgs_keys := sorted(self.model_fields_set - set(_KOKORO_KEYS)):
+                words = f"is a key of the higgs backend; backend kokoro takes only {', '.join(_KOKORO_KEYS)}"
+                raise _rule(words, higgs_keys[0])
+        elif not self.audio_tokenizer:
+            raise _rule("is missing; add it to the profile (the higgs backend needs it)", "audio_tokenizer")
+        elif self.voice:
+            raise _rule("is a key of the kokoro backend; higgs speaks in the speaker's own voice", "voice")
+        return self
 
     def settings(self) -> TTSSettings:
         return self._build(TTSSettings, sampling=self._build(Sampling), codec=self.codec.settings())
@@ -308,6 +328,12 @@ class Config(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _stock_clip_for_a_clone(self) -> Config:
+        if self.tts.backend == "kokoro" and self.voice.default_clip:
+            raise _rule("is for the higgs backend; kokoro's default voice is tts.voice", "voice.default_clip")
+        return self
+
     def sources(self) -> dict[str, str]:
         """Every model the profile needs, by role."""
         sources = {
@@ -318,6 +344,8 @@ class Config(_Section):
         }
         if self.translator.backend == "remote":  # the server has the weights, and names the model itself
             del sources["translator model"]
+        if self.tts.backend == "kokoro":
+            del sources["audio tokenizer"]
         return sources
 
 

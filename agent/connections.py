@@ -298,7 +298,7 @@ class NativeConnection(_JSONConnection):
     async def begin(self) -> bool:
         if await self.start_session() is None:
             return False
-        self.send(self.codec.started(self.session_id))
+        self.send(self.codec.started(self.session_id, self.session.stock_voice))
         return True
 
 
@@ -321,7 +321,7 @@ class WebRTCConnection(_JSONConnection):
         except WebRTCError as exc:
             self.fail("invalid_field", str(exc))
             return False
-        self.send(self.codec.answer(answer), self.codec.started(self.session_id))
+        self.send(self.codec.answer(answer), self.codec.started(self.session_id, self.session.stock_voice))
         return True
 
     async def receive(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -12,14 +13,20 @@ from agent.language import LanguageSettings
 from agent.translation import TranslationSettings
 from agent.voice import VoiceSettings, given_voice
 from model.asr import WhisperASR
+from model.kokoro import KokoroTTS, packaged_weights
 from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
 from model.remote_translator import RemoteTranslator
+from model.speech import SpeechBackend
 from model.translator import Translator
 from model.tts import HiggsTTS
 from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
 from streaming.audio import read_audio
 from streaming.vocabulary import LANGUAGES
+
+TTS_BACKENDS: dict[str, type[SpeechBackend]] = {"higgs": HiggsTTS, "kokoro": KokoroTTS}  # by profile key tts.backend
+KOKORO_PACKAGED = "package:kokoro"  # tts.model: the int8 Kokoro v1.0 and its five voices that pip packages ship
+KOKORO_VOICES = ("*.npz", "voices*.bin")  # kokoro-onnx's voices archive, by the names it comes under
 
 
 @dataclass
@@ -28,11 +35,12 @@ class Models:
     vad_settings: VADSettings
     asr: WhisperASR
     translator: Translator | RemoteTranslator
-    tts: HiggsTTS
+    tts: SpeechBackend
     language_settings: LanguageSettings = field(default_factory=LanguageSettings)
     translation: TranslationSettings = field(default_factory=TranslationSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
-    default_voice: Voice | None = None  # the stock voice of `voice: default` sessions; None: the model's own
+    default_voice: Voice | None = None  # the stock clip of `voice: default` sessions; None: the model's own voice
+    stock_voice: str | None = None  # with a TTS that cannot clone: the stock voice sessions start in (tts.voice)
 
 
 def pick_device(config: Config) -> str:
@@ -64,26 +72,33 @@ def _translator(config: Config, paths: dict, device: str, dtype: torch.dtype) ->
     return Translator.load(paths["translator model"], device=device, dtype=dtype, settings=settings.settings())
 
 
+def locate(config: Config, role: str) -> Path | tuple[Path, Path]:
+    """Where one of the profile's models is on this machine, or ModelError (NotDownloaded for a hub model not
+    fetched yet) saying what to do. A Kokoro model is two files: its ONNX export and its voices archive."""
+    source = config.sources()[role]
+    if role != "TTS model" or config.tts.backend != "kokoro":
+        return resolve(source, role)
+    if source == KOKORO_PACKAGED:
+        return packaged_weights()
+    folder = resolve(source, role)
+    models = sorted(folder.glob("*.onnx"))
+    voices = sorted(path for pattern in KOKORO_VOICES for path in folder.glob(pattern))
+    if len(models) != 1 or len(voices) != 1:
+        raise ModelError(
+            f"TTS model: {folder} holds {len(models)} ONNX files and {len(voices)} voices archives; a Kokoro folder "
+            "needs one of each, such as kokoro-onnx's kokoro-v1.0.onnx and voices-v1.0.bin."
+        )
+    return models[0], voices[0]
+
+
 def load_models(config: Config) -> Models:
     """Resolve every source first, so missing models are all reported before minutes of loading."""
-    paths, missing = {}, []
-    for role, source in config.sources().items():
-        try:
-            paths[role] = resolve(source, role)
-        except NotDownloaded as exc:
-            missing.append(f"{exc.what} '{exc.repo_id}'")
-    if missing:
-        raise ModelError(
-            f"profile '{config.name}' needs models that are not downloaded yet: {', '.join(missing)}. "
-            + PULL_HINT.format(profile=config.name)
-        )
+    paths = _locate_all(config, tuple(config.sources()))
     device = pick_device(config)
     dtype = pick_dtype(config, device)
     asr = WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(), languages=LANGUAGES)
     translator = _translator(config, paths, device, dtype)
-    tts = HiggsTTS.load(
-        paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
-    )
+    tts = _tts(config, paths, device, dtype)
     return Models(
         vad=SileroVAD(),
         vad_settings=config.vad.settings(),
@@ -94,7 +109,54 @@ def load_models(config: Config) -> Models:
         translation=config.translator.translation_settings(),
         voice=config.voice.settings(),
         default_voice=_default_voice(config, tts.sample_rate),
+        stock_voice=_stock_voice(config, tts),
     )
+
+
+def load_tts(config: Config) -> tuple[SpeechBackend, Voice | str | None]:
+    """The profile's TTS alone, and the voice it speaks in unless told otherwise (its stock voice or clip), for
+    speaking text (`s2st speak`): no ASR or translator is loaded."""
+    paths = _locate_all(config, tuple(role for role in config.sources() if role in ("TTS model", "audio tokenizer")))
+    device = pick_device(config)
+    tts = _tts(config, paths, device, pick_dtype(config, device))
+    return tts, _stock_voice(config, tts) or _default_voice(config, tts.sample_rate)
+
+
+def _locate_all(config: Config, roles: tuple[str, ...]) -> dict[str, Path | tuple[Path, Path]]:
+    """Every model of `roles`, the missing ones reported all at once."""
+    paths, missing = {}, []
+    for role in roles:
+        try:
+            paths[role] = locate(config, role)
+        except NotDownloaded as exc:
+            missing.append(f"{exc.what} '{exc.repo_id}'")
+    if missing:
+        raise ModelError(
+            f"profile '{config.name}' needs models that are not downloaded yet: {', '.join(missing)}. "
+            + PULL_HINT.format(profile=config.name)
+        )
+    return paths
+
+
+def _tts(config: Config, paths: dict, device: str, dtype: torch.dtype) -> SpeechBackend:
+    if config.tts.backend == "kokoro":
+        return KokoroTTS.load(*paths["TTS model"])
+    return HiggsTTS.load(
+        paths["TTS model"], paths["audio tokenizer"], device=device, dtype=dtype, settings=config.tts.settings()
+    )
+
+
+def _stock_voice(config: Config, tts: SpeechBackend) -> str | None:
+    """The profile's stock voice (`tts.voice`, else the model's first), checked against the model's voices."""
+    if tts.can_clone:
+        return None
+    voice = config.tts.voice or tts.voices[0]
+    if voice not in tts.voices:
+        raise ConfigError(
+            f"profile '{config.name}': tts.voice '{voice}' is not a voice of the {tts.name} model; "
+            f"choose one of {', '.join(tts.voices)}."
+        )
+    return voice
 
 
 def _default_voice(config: Config, rate: int) -> Voice | None:

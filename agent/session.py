@@ -32,8 +32,9 @@ from agent.outbox import Outbox
 from agent.speech import Speech
 from agent.translating import SourceUpdate, Translating
 from agent.voice import given_voice
+from model.speech import SpeechBackend
 from streaming.events import Event
-from streaming.vocabulary import AUTO, LANGUAGES, POLICIES, SOURCE_LANGUAGES, VOICE_MODES
+from streaming.vocabulary import AUTO, LANGUAGE_NAMES, LANGUAGES, POLICIES, SOURCE_LANGUAGES, VOICE_MODES
 
 
 class SessionError(ValueError):
@@ -52,7 +53,8 @@ class Session:
         voice: str = "clone",
     ) -> None:
         """`policy` is the translation policy (consecutive or simultaneous); None takes the profile's. `voice` is
-        clone (the speaker's own, captured from their speech) or default (the profile's stock voice)."""
+        clone (the speaker's own, captured from their speech), default (the profile's stock voice) or the name of
+        one of the TTS's stock voices."""
         _check(models, source_language, target_language, policy, voice)
         self._models = models
         self._outbox = Outbox(clock)
@@ -69,6 +71,11 @@ class Session:
             outbox=self._outbox,
         )
         self._tasks: list[asyncio.Task] = []
+
+    @property
+    def stock_voice(self) -> str | None:
+        """The stock voice the session speaks in (a TTS that cannot clone); None with one that clones."""
+        return self._speech.stock_voice
 
     def start(self) -> None:
         self._tasks = [self._front_end.start(), self._translating.start(), self._speech.start()]
@@ -115,6 +122,8 @@ def _check(models: Models, source_language: str, target_language: str, policy: s
         )
     if target_language not in LANGUAGES:
         raise SessionError(f"target language '{target_language}' is not supported; use one of {', '.join(LANGUAGES)}.")
+    tts = models.tts
+    check_tts_language(tts, target_language)
     if not models.asr.multilingual and source_language not in (AUTO, "en"):
         raise SessionError(
             f"the ASR model is English-only and cannot hear '{source_language}'; "
@@ -122,7 +131,17 @@ def _check(models: Models, source_language: str, target_language: str, policy: s
         )
     if policy is not None and policy not in POLICIES:
         raise SessionError(f"mode '{policy}' is not supported; use one of {', '.join(POLICIES)}.")
-    if voice not in VOICE_MODES:
+    if voice not in VOICE_MODES and voice not in tts.voices:
+        stock = f", or one of the {tts.name} TTS's stock voices: {', '.join(tts.voices)}" if tts.voices else ""
         raise SessionError(
-            f"voice '{voice}' is not supported; use clone (the speaker's own voice) or default (the server's)."
+            f"voice '{voice}' is not supported; use clone (the speaker's own voice) or default (the server's){stock}."
+        )
+
+
+def check_tts_language(tts: SpeechBackend, language: str) -> None:
+    """Refuse, up front and with the fix, a language the profile's TTS cannot speak."""
+    if language not in tts.languages:
+        raise SessionError(
+            f"the {tts.name} TTS cannot speak '{language}'; it speaks {', '.join(tts.languages)}. "
+            f"Use a profile with the higgs backend (such as default) for {LANGUAGE_NAMES[language]}."
         )

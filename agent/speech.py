@@ -6,7 +6,9 @@ chunk that comes back says whose it is. Once the last phrase of a translated utt
 figures go out as `Metrics`.
 
 Which voice: `offer` a finished utterance (the front end does, before its translation is queued) or `use` a
-given clip; the reference changes from the next phrase on (agent/voice.py decides).
+given clip; the reference changes from the next phrase on (agent/voice.py decides). A TTS that clones speaks in the
+reference itself; one that cannot speaks in its stock voice nearest the reference's pitch, or in the stock voice
+the session named, and starts in the profile's stock voice until a reference is captured.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 from agent.models import Models
 from agent.outbox import Outbox
 from agent.timings import Heard, Timings
-from agent.voice import Clip, Reference, VoicePolicy
-from model.tts import FAILED, MAX_FRAMES, TTSStream
-from model.tts import SpeechChunk as PhraseChunk
+from agent.voice import Clip, Reference, VoicePolicy, closest_stock_voice
+from model.speech import FAILED, MAX_FRAMES, SpeechStream
+from model.speech import SpeechChunk as PhraseChunk
 from model.voice import Voice
 from streaming.events import Error, Metrics, SpeechChunk, VoiceUpdated
 
@@ -44,14 +46,22 @@ class Spoken:
 
 class Speech:
     def __init__(self, models: Models, voice: str, target_language: str, outbox: Outbox) -> None:
-        """`voice` is the session's voice mode (one of VOICE_MODES)."""
+        """`voice` is the session's voice mode (one of VOICE_MODES) or the name of one of the TTS's stock voices."""
         self._tts = models.tts
         self._voices = VoicePolicy(models.voice, voice, models.default_voice)
+        self._named = voice in self._tts.voices  # the session chose a stock voice: no reference changes it
+        self._stock = voice if self._named else models.stock_voice
         self._language = target_language
         self._outbox = outbox
-        self._stream: TTSStream | None = None
+        self._stream: SpeechStream | None = None
         if self._voices.current is not None:
+            self._pick_voice(self._voices.current)
             self._announce(self._voices.current)
+
+    @property
+    def stock_voice(self) -> str | None:
+        """The stock voice the session speaks in; None with a TTS that clones."""
+        return None if self._tts.can_clone else self._stock
 
     @property
     def listening(self) -> bool:
@@ -70,8 +80,7 @@ class Speech:
 
     def start(self) -> asyncio.Task:
         """Open the TTS stream and pass its chunks on as events until it ends; then the event stream ends."""
-        reference = self._voices.current
-        self._stream = self._tts.open(reference.voice if reference else None, self._language)
+        self._stream = self._tts.open(self._pick_voice(self._voices.current), self._language)
         return asyncio.create_task(self._run())
 
     def say(self, spoken: Spoken, phrase: str, at: float) -> None:
@@ -100,16 +109,28 @@ class Speech:
             await self._stream.aclose()
             self._stream.voice = None
 
+    def _pick_voice(self, reference: Reference | None) -> Voice | str | None:
+        """What the TTS is to speak in with this reference: the reference itself, or the stock voice nearest its
+        pitch, which becomes the session's (a named stock voice stays)."""
+        if self._tts.can_clone:
+            return None if reference is None else reference.voice
+        if reference is not None and not self._named and reference.pitch_hz is not None:
+            self._stock = closest_stock_voice(reference.pitch_hz, self._tts.voices) or self._stock
+        return self._stock
+
     def _adopt(self, reference: Reference) -> None:
         """Speak in a new reference from the next phrase on (the stream encodes it at once) and say so."""
+        voice = self._pick_voice(reference)
         if self._stream is not None:
-            self._stream.voice = reference.voice
+            self._stream.voice = voice
         self._announce(reference)
 
     def _announce(self, reference: Reference) -> None:
         voice, now = reference.voice, self._outbox.now()
         self._outbox.emit(
-            VoiceUpdated(reference.duration_s, voice.transcript, reference.source, now, reference.utterance_id)
+            VoiceUpdated(
+                reference.duration_s, voice.transcript, reference.source, now, reference.utterance_id, self.stock_voice
+            )
         )
 
     async def _run(self) -> None:

@@ -14,13 +14,20 @@ the target language. This is the prompt of higgs-audio's own cross-lingual examp
 to speak; examples/generation.py puts each prompt's own transcript as the user turn before its audio), and it
 keeps the transcript true to the audio it describes, which a translated transcript would not be.
 
+A backend that cannot clone (Kokoro) speaks in the stock voice nearest the reference's pitch instead: the same
+reference is captured, and its median F0 (`voiced_pitch`) picks among the stock voices' nominal pitches
+(`closest_stock_voice`), so a low-voiced speaker is heard in a male voice and a high-voiced one in a female voice.
+
 The checks are simple energy and ASR-confidence measures, described with their limits in docs/voice.md.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -36,6 +43,18 @@ EDGE_FRAMES = 2  # kept beyond the first and last voiced frame, so soft onsets (
 CLIP_LEVEL = 0.99  # a sample this loud was clipped (or was about to be)
 JOIN_GAP_S = 0.3  # silence between two joined clips, like a pause between sentences
 SILENT_DB = -100.0  # energy of digital silence, so log10 never sees zero
+
+PITCH_RATE = 8000  # F0 is estimated at this rate: ample for voices up to 400 Hz, a ninth of the work at 24 kHz
+PITCH_FRAME_S = 0.04  # two periods of the lowest pitch
+PITCH_HOP_S = 0.01
+PITCH_RANGE_HZ = (60.0, 400.0)  # a deep man's voice to a child's
+APERIODICITY = 0.15  # YIN's threshold: a frame whose normalised difference dips below it is voiced
+
+# Nominal pitch of the packaged Kokoro voices: the median F0 (`voiced_pitch`) of each reading one English and one
+# German sentence (jm_ is a man's voice, jf_ a woman's). Another Kokoro voice, such as the hub's af_bella or
+# am_adam, is placed by the gender letter of its name at a typical woman's or man's speaking pitch.
+STOCK_PITCH_HZ = {"jf_alpha": 273.0, "jf_gongitsune": 229.0, "jf_nezumi": 245.0, "jf_tebukuro": 331.0, "jm_kumo": 93.0}
+GENDER_PITCH_HZ = {"f": 210.0, "m": 120.0}
 
 
 @dataclass(frozen=True)
@@ -64,9 +83,10 @@ class Clip:
     duration_s: float
     clipped_fraction: float
     snr_db: float
+    f0: np.ndarray = field(default_factory=lambda: np.zeros(0))  # Hz, of each voiced frame of the span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reference:
     """The voice a session speaks in, and where it came from: captured, explicit or default."""
 
@@ -75,6 +95,14 @@ class Reference:
     duration_s: float
     utterance_id: int | None = None  # the last utterance joined into a captured reference
     spans: tuple[tuple[int, int], ...] = ()  # input samples of each captured clip in it
+    f0: np.ndarray | None = None  # Hz, of each voiced frame of its clips as `measure` found them; None: not measured
+
+    @cached_property
+    def pitch_hz(self) -> float | None:
+        """The median F0 of its voiced frames (None when none is voiced). A captured reference was measured in a
+        worker thread; a given clip is measured here, once, on first use: about 1 ms per second of audio."""
+        f0 = voiced_pitch(self.voice.audio, self.voice.sample_rate) if self.f0 is None else self.f0
+        return float(np.median(f0)) if len(f0) else None
 
 
 def measure(audio: np.ndarray, start: int, sample_rate: int, tts_rate: int) -> Clip:
@@ -103,7 +131,53 @@ def measure(audio: np.ndarray, start: int, sample_rate: int, tts_rate: int) -> C
         duration_s=len(span) / sample_rate,
         clipped_fraction=float(np.mean(np.abs(span) >= CLIP_LEVEL)),
         snr_db=10 * float(np.log10(np.mean(power[voiced]) / floor)),
+        f0=voiced_pitch(span, sample_rate),
     )
+
+
+def voiced_pitch(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The F0 in Hz of each voiced 40 ms frame (10 ms apart), by YIN (de Cheveigne and Kawahara, 2002).
+
+    Each frame's difference function comes from its autocorrelation (one FFT for all frames), normalised by its
+    running mean; the frame is voiced when that dips under APERIODICITY within PITCH_RANGE_HZ, and its period is
+    the lowest point of the first dip, which keeps a period's multiples (octave errors) out.
+    """
+    x = resample(np.asarray(audio, dtype=np.float32), sample_rate, PITCH_RATE).astype(np.float64)
+    size, hop = round(PITCH_FRAME_S * PITCH_RATE), round(PITCH_HOP_S * PITCH_RATE)
+    if len(x) < size:
+        return np.zeros(0)
+    frames = x[np.arange(0, len(x) - size + 1, hop)[:, None] + np.arange(size)]
+    frames -= frames.mean(axis=1, keepdims=True)
+    shortest, longest = int(PITCH_RATE / PITCH_RANGE_HZ[1]), math.ceil(PITCH_RATE / PITCH_RANGE_HZ[0])
+    lags = np.arange(1, longest + 1)
+    autocorrelation = np.fft.irfft(np.abs(np.fft.rfft(frames, 2 * size, axis=1)) ** 2, axis=1)[:, lags]
+    energy = np.cumsum(np.square(frames), axis=1)  # d(lag) = head energy + tail energy - 2 autocorrelation
+    difference = np.maximum(energy[:, size - 1 - lags] + energy[:, -1:] - energy[:, lags - 1] - 2 * autocorrelation, 0)
+    running = np.cumsum(difference, axis=1)
+    normalised = (difference * lags / np.where(running > 0, running, 1))[:, shortest - 1 :]
+    normalised[running[:, shortest - 1 :] <= 0] = 1.0  # digital silence is not periodic
+    dips = normalised < APERIODICITY
+    position = np.arange(normalised.shape[1])
+    start = np.argmax(dips, axis=1)[:, None]
+    rises = ~dips & (position >= start)
+    end = np.where(rises.any(axis=1), np.argmax(rises, axis=1), normalised.shape[1])[:, None]
+    first_dip = np.where((position >= start) & (position < end), normalised, np.inf)
+    periods = np.argmin(first_dip, axis=1) + shortest
+    return PITCH_RATE / periods[dips.any(axis=1)]
+
+
+def stock_pitch(voice: str) -> float | None:
+    """A stock voice's nominal pitch in Hz: measured for the packaged voices, else by its name's gender letter."""
+    if voice in STOCK_PITCH_HZ:
+        return STOCK_PITCH_HZ[voice]
+    gender = voice[1:2] if "_" in voice else ""
+    return GENDER_PITCH_HZ.get(gender)
+
+
+def closest_stock_voice(pitch_hz: float, voices: Sequence[str]) -> str | None:
+    """The stock voice whose nominal pitch is nearest `pitch_hz` in semitones; None when no voice has one."""
+    pitched = [(abs(math.log2(pitch / pitch_hz)), voice) for voice in voices if (pitch := stock_pitch(voice))]
+    return min(pitched)[1] if pitched else None
 
 
 def given_voice(audio: np.ndarray, sample_rate: int, transcript: str, settings: VoiceSettings, tts_rate: int) -> Voice:
@@ -178,9 +252,8 @@ class VoicePolicy:
         clip alone when it is longer (counting at most max_reference_s: a longer clip is kept whole, since cutting
         it would part the audio from its transcript, but it is no better)."""
         current, limit = self.current, self.settings.max_reference_s
-        alone = Reference(
-            Voice(clip.audio, transcript, clip.sample_rate), "captured", clip.duration_s, utterance_id, (clip.span,)
-        )
+        voice = Voice(clip.audio, transcript, clip.sample_rate)
+        alone = Reference(voice, "captured", clip.duration_s, utterance_id, (clip.span,), clip.f0)
         if current is None:
             return alone
         joined_s = current.duration_s + JOIN_GAP_S + clip.duration_s
@@ -188,7 +261,8 @@ class VoicePolicy:
             gap = np.zeros(round(JOIN_GAP_S * clip.sample_rate), dtype=np.float32)
             audio = np.concatenate([current.voice.audio, gap, clip.audio])
             voice = Voice(audio, f"{current.voice.transcript} {transcript}", clip.sample_rate)
-            return Reference(voice, "captured", joined_s, utterance_id, (*current.spans, clip.span))
+            spans, f0 = (*current.spans, clip.span), np.concatenate([current.f0, clip.f0])  # only captured ones join
+            return Reference(voice, "captured", joined_s, utterance_id, spans, f0)
         if min(clip.duration_s, limit) > min(current.duration_s, limit):
             return alone
         return None

@@ -31,6 +31,7 @@ import numpy as np
 
 from agent import wer
 from bench import missing_speech, speech_dir
+from streaming.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
     from agent.models import Models
@@ -184,6 +185,10 @@ class _EchoTranslator:
 class _SilentTTS:
     """Speaks nothing, so the two cores stay with the VAD and the ASR."""
 
+    name = "silent"
+    languages = LANGUAGES
+    can_clone = True
+    voices: tuple[str, ...] = ()
     sample_rate = 24000
 
     def open(self, voice, language: str) -> _SilentStream:

@@ -24,6 +24,7 @@ from model.delay_pattern import completed_frames, delayed, force_delay_pattern
 from model.higgs_prompt import Prompt, build_prompt
 from model.higgs_sampling import Sampling, make_warpers, sample_codes
 from model.slot_cache import SlotCache
+from model.speech import EOS, MAX_FRAMES  # the generator's end reasons are the chunks' own
 
 __all__ = [
     "CANCELLED",
@@ -40,8 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EOS = "eos"  # the model ended the phrase
-MAX_FRAMES = "max_frames"  # the babbling guard cut it off
 CANCELLED = "cancelled"
 NON_FINITE = (
     "the TTS model's logits are NaN or infinite (float16 overflows in this model): set `dtype: bfloat16` or "

@@ -10,11 +10,9 @@ import asyncio
 import logging
 import unicodedata
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import (
     AutoTokenizer,
@@ -24,14 +22,14 @@ from transformers import (
 )
 
 from model.codec import ChunkedCodecDecoder, CodecSettings
-from model.higgs import CANCELLED, EOS, MAX_FRAMES, HiggsGenerator, Request, Sampling, build_prompt
+from model.higgs import CANCELLED, HiggsGenerator, Request, Sampling, build_prompt
 from model.loading import load
+from model.speech import EOS, MAX_FRAMES, PhraseStream, SpeechChunk, check_language
 from model.voice import Voice
 
 log = logging.getLogger(__name__)
 
 FRAMES_PER_SECOND = 25
-FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -50,25 +48,6 @@ class TTSSettings:
     context_tokens: int = 2048
 
 
-@dataclass(frozen=True)
-class SpeechChunk:
-    """A run of a phrase's speech: float32 mono PCM in [-1, 1].
-
-    `tag` is whatever the caller handed over with the phrase (so it knows whose speech this is without keeping
-    its own books), `text` the phrase as spoken, `first_frame` the chunk's first codec frame within the phrase.
-    The phrase's last chunk says why it ended: EOS, MAX_FRAMES (the babbling guard cut a runaway phrase off) or
-    FAILED, with `error` saying what went wrong.
-    """
-
-    pcm: np.ndarray
-    sample_rate: int
-    tag: object
-    text: str
-    first_frame: int
-    end: str | None = None
-    error: str = ""
-
-
 def max_frames(text: str) -> int:
     """The frame budget for a phrase: a babbling model is cut off instead of talking forever.
 
@@ -85,7 +64,12 @@ def _is_syllabic(char: str) -> bool:
 
 
 class HiggsTTS:
-    """Higgs Audio v2 and its audio tokenizer, loaded once and shared by every session."""
+    """Higgs Audio v2 and its audio tokenizer, loaded once and shared by every session (a `SpeechBackend`)."""
+
+    name = "higgs"
+    languages = ("en", "zh", "de", "ko")
+    can_clone = True
+    voices: tuple[str, ...] = ()  # it speaks in a clone or in its own voice, never in a named one
 
     def __init__(
         self,
@@ -136,17 +120,16 @@ class HiggsTTS:
         return cls(model, tokenizer, codec, settings)
 
     def open(self, voice: Voice | None, language: str) -> TTSStream:
-        """A stream for one session, speaking `language` (en/zh/de/ko) in `voice` (None: the model's own voice).
-
-        Call it from the event loop that will iterate the stream.
-        """
+        """A stream for one session, speaking `language` in `voice` (None: the model's own voice); a language not
+        in `languages` raises ValueError. Call it from the event loop that will iterate the stream."""
+        check_language(self, language)
         return TTSStream(self, voice, language)
 
     def close(self) -> None:
         self.generator.close()
 
 
-class TTSStream:
+class TTSStream(PhraseStream):
     """One session's speech: `say` a phrase with a tag, async-iterate the `SpeechChunk`s, which carry it.
 
     Phrases are spoken one after another, each through a slot of the shared generator; `cancel` drops everything
@@ -157,15 +140,11 @@ class TTSStream:
     def __init__(self, tts: HiggsTTS, voice: Voice | None, language: str) -> None:
         self.tts = tts
         self.language = language
-        self._phrases: asyncio.Queue[tuple[str, object] | None] = asyncio.Queue()
-        self._chunks: asyncio.Queue[SpeechChunk | None] = asyncio.Queue()
         self._history: deque[tuple[str, torch.Tensor]] = deque(maxlen=tts.settings.context_phrases or None)
         self._current: Request | None = None
-        self._closed = False
-        self._loop = asyncio.get_running_loop()
         self._encoding: asyncio.Task | None = None
+        super().__init__(tts.sample_rate)
         self.voice = voice
-        self._pump = self._loop.create_task(self._speak_all())
 
     @property
     def voice(self) -> Voice | None:
@@ -184,54 +163,17 @@ class TTSStream:
             # a failure is reported by the phrases, which encode again and fail with the reason
             self._encoding.add_done_callback(lambda task: task.cancelled() or task.exception())
 
-    def say(self, text: str, tag: object) -> None:
-        """Queue `text` as one phrase, spoken after those said before; each of its chunks carries `tag`."""
-        if self._closed:
-            raise RuntimeError("say on a closed TTSStream")
-        phrase = text.strip()
-        if not phrase:
-            raise ValueError("a phrase needs words to say; this one is blank")
-        self._phrases.put_nowait((phrase, tag))
-
-    def cancel(self) -> None:
-        """Drop the queued phrases and stop the phrase being generated; the stream stays usable."""
-        _drain(self._phrases)
-        if self._current is not None:
-            self.tts.generator.cancel(self._current)
-        _drain(self._chunks)
-
-    def close(self) -> None:
-        """No more phrases: the iteration ends once those said are spoken."""
-        if not self._closed:
-            self._closed = True
-            self._phrases.put_nowait(None)
-
-    async def __aiter__(self) -> AsyncIterator[SpeechChunk]:
-        while (chunk := await self._chunks.get()) is not None:
-            yield chunk
-
     async def aclose(self) -> None:
-        """Stop at once and wait for the stream's task (session teardown)."""
-        self.cancel()
-        self.close()
-        tasks = [self._pump] if self._encoding is None else [self._pump, self._encoding]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Stop at once and wait for the stream's tasks (session teardown)."""
+        if self._encoding is not None:
+            self._encoding.cancel()
+            await asyncio.gather(self._encoding, return_exceptions=True)
+        await super().aclose()
+        self._stop()
+
+    def _stop(self) -> None:
         if self._current is not None:
             self.tts.generator.cancel(self._current)
-
-    async def _speak_all(self) -> None:
-        try:
-            while (phrase := await self._phrases.get()) is not None:
-                text, tag = phrase
-                try:
-                    await self._speak(text, tag)
-                except Exception as exc:  # noqa: BLE001 - one failed phrase must not end the stream
-                    log.exception("TTS phrase failed")
-                    self._put(SpeechChunk(_silence(), self.tts.sample_rate, tag, text, 0, FAILED, str(exc)))
-        finally:
-            self._chunks.put_nowait(None)
 
     async def _speak(self, text: str, tag: object) -> None:
         tts = self.tts
@@ -271,9 +213,7 @@ class TTSStream:
                 if end == CANCELLED or request.cancelled:
                     return
                 if end not in (EOS, MAX_FRAMES):
-                    self._put(
-                        SpeechChunk(_silence(), tts.sample_rate, tag, text, emitted // tts.hop_length, FAILED, end)
-                    )
+                    self._fail(tag, text, emitted // tts.hop_length, end)
                     return
                 pcm = await asyncio.to_thread(decoder.finish)
                 if end == MAX_FRAMES:
@@ -287,9 +227,6 @@ class TTSStream:
             if end is None:  # this task was cancelled mid-phrase: free the slot
                 tts.generator.cancel(request)
             self._current = None
-
-    def _put(self, chunk: SpeechChunk) -> None:
-        self._chunks.put_nowait(chunk)
 
 
 async def _take(arrivals: asyncio.Queue) -> tuple[list[torch.Tensor], str | None]:
@@ -305,19 +242,6 @@ async def _take(arrivals: asyncio.Queue) -> tuple[list[torch.Tensor], str | None
 def _encode(voice: Voice, codec: HiggsAudioV2TokenizerModel) -> None:
     """Fill the voice's codes cache; returns nothing, so no finished task keeps the codes alive."""
     voice.codes(codec)
-
-
-def _drain(queue: asyncio.Queue) -> None:
-    """Empty a queue but keep its end marker."""
-    ended = False
-    while not queue.empty():
-        ended = queue.get_nowait() is None or ended
-    if ended:
-        queue.put_nowait(None)
-
-
-def _silence() -> np.ndarray:
-    return np.zeros(0, dtype=np.float32)
 
 
 def _existing(path: Path) -> Path:

@@ -84,13 +84,15 @@ class SpeechChunk:
 @dataclass(frozen=True)
 class VoiceUpdated:
     """The voice the translation speaks in changed: `source` is captured (from the speaker's own speech, last from
-    utterance `utterance_id`), explicit (a clip the client gave) or default (the server's stock voice)."""
+    utterance `utterance_id`), explicit (a clip the client gave) or default (the server's stock voice). With a TTS
+    that cannot clone, `stock_voice` names the stock voice the reference picked."""
 
     duration_s: float
     transcript: str
     source: str
     at: float
     utterance_id: int | None = None
+    stock_voice: str | None = None
 
 
 @dataclass(frozen=True)

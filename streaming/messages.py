@@ -106,7 +106,10 @@ def event_message(event: Event) -> dict:
             if event.utterance_id is not None:  # a captured voice names the utterance it was last taken from
                 voice["utterance_id"] = event.utterance_id
             voice |= {"duration_s": round(event.duration_s, 2), "transcript": event.transcript}
-            return voice | {"source": event.source}
+            voice["source"] = event.source
+            if event.stock_voice is not None:  # a TTS that cannot clone speaks in the stock voice the reference picked
+                voice["stock_voice"] = event.stock_voice
+            return voice
         case Metrics():
             figures = {name: round(value, 1) for name, value in event.figures.items()}
             return {"type": "metrics", "utterance_id": event.utterance_id, **figures}
@@ -230,8 +233,9 @@ class JSONCodec:
             messages.append(dumps({"type": "audio.end", "utterance_id": chunk.utterance_id}))
         return messages
 
-    def started(self, session_id: str) -> str:
-        """session.started, echoing the effective settings so the client knows the defaults it got."""
+    def started(self, session_id: str, stock_voice: str | None = None) -> str:
+        """session.started, echoing the effective settings so the client knows the defaults it got; `stock_voice`
+        is the one the session starts in, with a TTS that cannot clone."""
         start = self._session()
         message = {
             "type": "session.started",
@@ -239,7 +243,8 @@ class JSONCodec:
             "source_language": start.source_language,
             "target_language": start.target_language,
         }
-        return dumps(message | self._audio_formats() | {"mode": start.mode, "voice": start.voice})
+        voice = {"mode": start.mode, "voice": start.voice} | ({"stock_voice": stock_voice} if stock_voice else {})
+        return dumps(message | self._audio_formats() | voice)
 
     def ended(self) -> str:
         return dumps({"type": "session.ended"})

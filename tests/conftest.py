@@ -1,4 +1,5 @@
-"""Shared fixtures (a per-run cache for tiny models, the tiny profile's models) and two checks before any test.
+"""Shared fixtures (a per-run cache for tiny models, the tiny and tiny-higgs profiles' models) and two checks before
+any test.
 
 The torch stack is checked first, so a broken wheel pair is one line rather than an error in every module that
 imports a model. Tests marked `speech` read the held speech: without it they skip, saying where it was expected,
@@ -47,7 +48,17 @@ def tiny(tiny_cache: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_cache: Path):
+    """The tiny profile: real Kokoro speech, the random tiny translator."""
     from agent.config import load_config
     from agent.models import load_models
 
     return load_models(load_config("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_higgs_models(tiny_cache: Path):
+    """The tiny-higgs profile: the random tiny Higgs, which speaks every language, fast and noise-like."""
+    from agent.config import load_config
+    from agent.models import load_models
+
+    return load_models(load_config("tiny-higgs"))

@@ -11,7 +11,9 @@ import numpy as np
 from agent.wer import normalise as normalise
 from agent.wer import word_error_rate as word_error_rate
 from bench import speech_dir
+from model.speech import EOS, SpeechChunk
 from streaming.audio import frames
+from streaming.vocabulary import LANGUAGES
 
 SPEECH = speech_dir()  # tests that read it are marked `speech`, so they skip (or, in CI, fail) without it
 LONG_EN = SPEECH / "long_en_16k.wav"
@@ -54,7 +56,7 @@ async def run_session(session, audio: np.ndarray, clock: ScriptedClock | None = 
 
 
 async def speak(tts, *phrases: str, language: str = "de", voice=None) -> list:
-    """Speak `phrases` through one TTS stream and return every `model.tts.SpeechChunk` it produced; each phrase's
+    """Speak `phrases` through one TTS stream and return every `model.speech.SpeechChunk` it produced; each phrase's
     tag is its position among `phrases`."""
     stream = tts.open(voice, language)
     for index, phrase in enumerate(phrases):
@@ -71,6 +73,10 @@ class FakeTTS:
     a subclass scripting more (timing, several chunks) overrides `speak`.
     """
 
+    name = "higgs"
+    languages = LANGUAGES
+    can_clone = True
+    voices: tuple[str, ...] = ()
     sample_rate = TTS_RATE
 
     def __init__(self, seconds: float = 0.5) -> None:
@@ -81,10 +87,7 @@ class FakeTTS:
         return FakeTTSStream(self, voice, language)
 
     def speak(self, text: str, tag) -> Iterator:
-        """The `model.tts.SpeechChunk`s of the phrase `text` said with `tag`, produced as the stream is iterated."""
-        from model.higgs import EOS  # imported here: the torch stack would slow every test module using helpers
-        from model.tts import SpeechChunk
-
+        """The `model.speech.SpeechChunk`s of the phrase `text` said with `tag`, produced as the stream is iterated."""
         pcm = np.full(round(self.seconds * self.sample_rate), 0.1, np.float32)
         yield SpeechChunk(pcm, self.sample_rate, tag, text, first_frame=0, end=EOS)
 

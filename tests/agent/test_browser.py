@@ -37,10 +37,10 @@ def chromium() -> str:
     return CHROMIUM
 
 
-async def test_the_page_captions_the_speaker_and_plays_the_translation(tiny_models, chromium):
+async def test_the_page_captions_the_speaker_and_plays_the_translation(tiny_higgs_models, chromium):
     from playwright.async_api import async_playwright
 
-    server = Server(tiny_models, ServerConfig(port=0, shutdown_grace_s=5.0))
+    server = Server(tiny_higgs_models, ServerConfig(port=0, shutdown_grace_s=5.0))
     await server.start("127.0.0.1", 0)
     problems: list[str] = []
     try:

@@ -1,4 +1,4 @@
-"""`s2st translate` end to end on the tiny profile, and every way its input can be wrong."""
+"""`s2st translate` and `s2st speak` end to end on the tiny profiles, and every way their input can be wrong."""
 
 import json
 import shutil
@@ -22,8 +22,8 @@ from tests.helpers import LONG_EN, SPEECH, english_references, speak
 pytestmark = pytest.mark.slow
 
 
-def _translate(capsys, *args):
-    code = main(["translate", *map(str, args), "--profile", "tiny"])
+def _translate(capsys, *args, profile="tiny"):
+    code = main(["translate", *map(str, args), "--profile", profile])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -67,7 +67,8 @@ def test_stereo_44k_input_works(tmp_path, capsys):
 def test_silence_gives_valid_empty_outputs(tmp_path, capsys):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(16000 * 3, dtype=np.float32), 16000)
-    code, out, _ = _translate(capsys, path, "--to", "ko", "-o", tmp_path / "o.wav", "--captions", tmp_path / "c.json")
+    out_wav, captions = tmp_path / "o.wav", tmp_path / "c.json"
+    code, out, _ = _translate(capsys, path, "--to", "ko", "-o", out_wav, "--captions", captions, profile="tiny-higgs")
     assert code == 0
     assert json.loads((tmp_path / "c.json").read_text()) == []
     audio, rate = sf.read(tmp_path / "o.wav")
@@ -105,6 +106,37 @@ def test_the_installed_command_reports_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr == f"s2st: error: {tmp_path / 'nope.wav'}: no such file.\n"
+
+
+SENTENCE = "Good morning. I would like to book a table for two people at seven o'clock tonight."
+
+
+def test_speak_says_english_that_whisper_understands(tmp_path, capsys, tiny_models):
+    out = tmp_path / "speech.wav"
+    assert main(["speak", SENTENCE, "--lang", "en", "--profile", "tiny", "-o", str(out), "--voice", "jm_kumo"]) == 0
+    assert "s of English (kokoro, voice jm_kumo), first PCM after" in capsys.readouterr().out
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == 24000 and audio.ndim == 1 and 2.0 < len(audio) / rate < 12.0 and np.abs(audio).max() > 0.05
+    heard = tiny_models.asr.transcribe(resample(audio, rate, 16000), "en").text
+    assert word_error_rate([SENTENCE], [heard]) <= 0.1, heard
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lang", "ko"], "the kokoro TTS cannot speak 'ko'; it speaks en, de, zh. Use a profile with the higgs"),
+        (["--lang", "de", "--voice", "af_bella"], "--voice af_bella: the kokoro TTS has no stock voice of that name"),
+        (["--lang", "de", "--profile", "tiny-higgs", "--voice", "jm_kumo"], "the higgs TTS has no stock voices"),
+        (["--lang", "de", "-o", "nowhere/x.wav"], "the folder nowhere does not exist; create it first"),
+    ],
+)
+def test_speak_errors_are_one_line_with_the_fix(tmp_path, capsys, args, message):
+    options = {"--profile": "tiny", "-o": str(tmp_path / "x.wav")}
+    for key, value in zip(args[::2], args[1::2], strict=True):
+        options[key] = value
+    assert main(["speak", "Guten Morgen.", *[item for pair in options.items() for item in pair]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("s2st: error: ") and message in err
 
 
 DEFAULT_MODELS = (

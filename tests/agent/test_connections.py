@@ -38,8 +38,8 @@ class DeafSocket:
         self.closed = (code, reason)
 
 
-async def test_a_client_that_stops_reading_is_closed_with_slow_consumer(tiny_models):
-    server = Server(tiny_models, ServerConfig(port=0, send_queue_messages=16))
+async def test_a_client_that_stops_reading_is_closed_with_slow_consumer(tiny_higgs_models):
+    server = Server(tiny_higgs_models, ServerConfig(port=0, send_queue_messages=16))
     audio, _ = read_audio(LONG_EN)
     frames = [pcm16_encode(audio[i : i + 1600]) for i in range(0, len(audio), 1600)]
     start = json.dumps({"type": "session.start", "source_language": "en", "target_language": "de"})

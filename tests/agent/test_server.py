@@ -24,13 +24,13 @@ FRAME = 320  # samples of 16 kHz audio in 20 ms
 
 
 @pytest.fixture
-async def serve(tiny_models):
+async def serve(tiny_higgs_models):
     """Start servers with the given limits; every one is shut down after the test."""
     servers = []
 
     async def start(**limits) -> Server:
         token = limits.pop("token", None)
-        server = Server(tiny_models, CONFIG.model_copy(update=limits), token=token)
+        server = Server(tiny_higgs_models, CONFIG.model_copy(update=limits), token=token)
         await server.start("127.0.0.1", 0)
         servers.append(server)
         return server

@@ -10,10 +10,11 @@ from agent.models import Models
 from agent.session import Session, SessionError
 from agent.translation import TranslationSettings
 from model.asr import ASRSettings, Transcription
-from model.higgs import EOS, HiggsGenerator
-from model.tts import SpeechChunk as PhraseChunk
+from model.higgs import HiggsGenerator
+from model.speech import EOS
+from model.speech import SpeechChunk as PhraseChunk
 from model.vad import SileroVAD, VADSettings
-from streaming.audio import frames, read_audio
+from streaming.audio import frames, read_audio, resample
 from streaming.events import (
     Error,
     Metrics,
@@ -198,6 +199,62 @@ def test_unsupported_languages_are_refused_with_the_fix(source, target, message)
         Session(_models(clock), source_language=source, target_language=target, clock=clock)
 
 
+class KoreanlessTTS(FakeTTS):
+    name = "kokoro"
+    languages = ("en", "de", "zh")
+    can_clone = False
+    voices = ("jf_alpha",)
+
+
+KOREAN_REFUSAL = (
+    "the kokoro TTS cannot speak 'ko'; it speaks en, de, zh. Use a profile with the higgs backend (such as default) "
+    "for Korean."
+)
+
+
+def test_a_target_the_tts_cannot_speak_is_refused_naming_the_backend_and_its_languages():
+    clock = ScriptedClock()
+    models = _models(clock)
+    models.tts, models.stock_voice = KoreanlessTTS(), "jf_alpha"
+    with pytest.raises(SessionError) as info:
+        Session(models, source_language="en", target_language="ko", clock=clock)
+    assert str(info.value) == KOREAN_REFUSAL
+    Session(models, source_language="en", target_language="zh", clock=clock)
+
+
+class EnglishTranslator:
+    def translate(self, text, source, target, *, context=(), prefix=""):
+        return "Good morning. I would like to book a table for two people at seven o'clock tonight."
+
+
+@pytest.mark.speech
+@pytest.mark.slow
+async def test_the_tiny_profile_speaks_real_english_that_whisper_understands_and_refuses_korean(tiny_models):
+    """Kokoro's real weights through the whole session: the male reader is answered in the male stock voice, and
+    whisper tiny.en hears the sentence it said."""
+    with pytest.raises(SessionError) as info:
+        Session(tiny_models, source_language="en", target_language="ko", clock=ScriptedClock())
+    assert str(info.value) == KOREAN_REFUSAL
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    models = Models(
+        vad=tiny_models.vad,
+        vad_settings=VADSettings(),
+        asr=tiny_models.asr,
+        translator=EnglishTranslator(),
+        tts=tiny_models.tts,
+        stock_voice=tiny_models.stock_voice,
+    )
+    session = Session(models, source_language="en", target_language="en", clock=ScriptedClock())
+    events = await run_session(session, audio)
+    chunks = [e for e in events if isinstance(e, SpeechChunk)]
+    assert chunks and chunks[-1].last and {chunk.sample_rate for chunk in chunks} == {24000}
+    assert session._speech.stock_voice == "jm_kumo"
+    spoken = resample(np.concatenate([chunk.pcm for chunk in chunks]), 24000, 16000)
+    heard = tiny_models.asr.transcribe(spoken, "en").text
+    assert word_error_rate([EnglishTranslator().translate("", "en", "en")], [heard]) <= 0.1, heard
+
+
 class FirstReadingClock:
     """The real monotonic clock, remembering its first reading: the session's origin, so `at`s can be compared."""
 
@@ -212,7 +269,7 @@ class FirstReadingClock:
 
 @pytest.mark.speech
 @pytest.mark.slow
-async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(tiny_models, monkeypatch):
+async def test_tiny_higgs_streams_the_first_chunk_before_the_last_frame_exists(tiny_higgs_models, monkeypatch):
     clock = FirstReadingClock()
     frame_times = []
     submit = HiggsGenerator.submit
@@ -225,11 +282,12 @@ async def test_tiny_models_stream_the_first_chunk_before_the_last_frame_exists(t
     monkeypatch.setattr(HiggsGenerator, "submit", timing_submit)
     speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0880.wav")
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
-    events = await run_session(Session(tiny_models, source_language="en", target_language="de", clock=clock), audio)
+    session = Session(tiny_higgs_models, source_language="en", target_language="de", clock=clock)
+    events = await run_session(session, audio)
     chunks = [e for e in events if isinstance(e, SpeechChunk)]
     assert {chunk.utterance_id for chunk in chunks} == {1}
     assert len(chunks) > 2 and chunks[-1].last and not any(chunk.last for chunk in chunks[:-1])
-    hop = tiny_models.tts.hop_length
+    hop = tiny_higgs_models.tts.hop_length
     assert sum(len(chunk.pcm) for chunk in chunks) == len(frame_times) * hop
     for previous, chunk in zip(chunks, chunks[1:], strict=False):  # frames count on within a phrase
         assert chunk.first_frame in (0, previous.first_frame + len(previous.pcm) // hop)

@@ -68,8 +68,8 @@ def _media(payload: bytes, sequence: int) -> str:
 
 
 @pytest.fixture
-async def server(tiny_models):
-    server = Server(tiny_models, ServerConfig(port=0, shutdown_grace_s=5.0), token="tw1l10")
+async def server(tiny_higgs_models):
+    server = Server(tiny_higgs_models, ServerConfig(port=0, shutdown_grace_s=5.0), token="tw1l10")
     await server.start("127.0.0.1", 0)
     yield server
     await server.shutdown()

@@ -24,7 +24,18 @@ from agent.file_translation import translate_audio
 from agent.models import Models, _default_voice
 from agent.server import Server
 from agent.session import Session, SessionError
-from agent.voice import JOIN_GAP_S, Clip, VoicePolicy, VoiceSettings, check_given, given_voice, measure
+from agent.voice import (
+    JOIN_GAP_S,
+    STOCK_PITCH_HZ,
+    Clip,
+    VoicePolicy,
+    VoiceSettings,
+    check_given,
+    closest_stock_voice,
+    given_voice,
+    measure,
+    voiced_pitch,
+)
 from model.asr import ASRSettings, Transcription
 from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
@@ -363,6 +374,117 @@ async def test_the_native_api_takes_a_voice_reference_and_refuses_a_short_one_wi
     assert received[-1]["type"] == "session.ended"
 
 
+# a TTS that cannot clone: the stock voice nearest the speaker's pitch
+
+
+class StockTTS(FakeTTS):
+    """`model.kokoro.KokoroTTS` as the session sees it: the packaged stock voices by name, no cloning."""
+
+    name = "kokoro"
+    languages = ("en", "de", "zh")
+    can_clone = False
+    voices = tuple(STOCK_PITCH_HZ)
+
+
+def _stock_models():
+    models = _models()
+    models.tts, models.stock_voice = StockTTS(seconds=0.1), "jf_alpha"
+    return models
+
+
+def _harmonics(f0: float, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(round(RATE * seconds)) / RATE
+    return (0.1 * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))).astype(np.float32)
+
+
+def _octave_up(speech: np.ndarray) -> np.ndarray:
+    """The speech played twice as fast: every frequency, F0 included, an octave higher."""
+    return resample(speech, RATE, RATE // 2)
+
+
+def test_the_pitch_of_a_voiced_tone_is_found_and_silence_or_noise_has_none():
+    for f0 in (90.0, 150.0, 240.0):
+        pitch = voiced_pitch(_harmonics(f0), RATE)
+        assert len(pitch) > 190 and np.median(pitch) == pytest.approx(f0, rel=0.03)
+    assert len(voiced_pitch(np.zeros(RATE, np.float32), RATE)) == 0
+    noise = 0.1 * np.random.default_rng(3).standard_normal(RATE).astype(np.float32)
+    assert len(voiced_pitch(noise, RATE)) < 10  # of 97 frames
+    assert len(voiced_pitch(np.zeros(100, np.float32), RATE)) == 0  # shorter than a frame
+
+
+def test_stock_voices_are_placed_by_their_measured_pitch_or_their_names_gender():
+    assert closest_stock_voice(100.0, StockTTS.voices) == "jm_kumo"
+    assert closest_stock_voice(230.0, StockTTS.voices) == "jf_gongitsune"
+    assert closest_stock_voice(330.0, StockTTS.voices) == "jf_tebukuro"
+    hub = ("af_bella", "am_adam", "bm_george")
+    assert closest_stock_voice(110.0, hub) in ("am_adam", "bm_george") and closest_stock_voice(200.0, hub) == "af_bella"
+    assert closest_stock_voice(200.0, ("narrator",)) is None
+
+
+@pytest.mark.speech
+def test_the_held_male_reader_is_low_and_his_copy_an_octave_up_is_high():
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    low, high = (float(np.median(voiced_pitch(audio, RATE))) for audio in (speech, _octave_up(speech)))
+    assert 85 < low < 130 and high == pytest.approx(2 * low, rel=0.1)
+    assert closest_stock_voice(low, StockTTS.voices) == "jm_kumo"
+    assert closest_stock_voice(high, StockTTS.voices).startswith("jf_")
+
+
+@pytest.mark.speech
+async def test_a_low_and_a_high_speaker_are_spoken_in_different_stock_voices_picked_from_their_captured_speech():
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    spoken = {}
+    for name, audio in (("low", speech), ("high", _octave_up(speech))):
+        models = _stock_models()
+        session = Session(models, source_language="en", target_language="de", clock=ScriptedClock())
+        assert session._speech.stock_voice == "jf_alpha"  # the profile's, until the speaker is heard
+        events = await run_session(session, _with_gaps(audio))
+        (update,) = [e for e in events if isinstance(e, VoiceUpdated)]
+        assert update.source == "captured" and update.utterance_id == 1
+        ((_, spoken[name], _),) = models.tts.spoken
+    assert spoken["low"] == "jm_kumo" and spoken["high"].startswith("jf_") and spoken["high"] != "jf_alpha"
+
+
+@pytest.mark.speech
+async def test_a_named_stock_voice_stays_and_a_given_clip_picks_one_by_its_pitch():
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    models = _stock_models()
+    session = Session(models, source_language="en", target_language="de", clock=ScriptedClock(), voice="jf_nezumi")
+    await run_session(session, _with_gaps(speech))
+    assert _voice_of_phrases(models) == ["jf_nezumi"]
+    models = _stock_models()
+    session = Session(models, source_language="en", target_language="de", clock=ScriptedClock())
+    await session.use_reference(_octave_up(speech)[: 4 * RATE], RATE, "And Mr. John Dashwood had then leisure")
+    await session.use_reference(speech[: 4 * RATE], RATE, "And Mr. John Dashwood had then leisure")
+    await run_session(session, _with_gaps(_octave_up(speech)))
+    assert _voice_of_phrases(models) == ["jm_kumo"]  # the last given clip's, not the captured speech's
+
+
+@pytest.mark.speech
+async def test_the_wire_names_the_stock_voice_a_session_starts_in_and_the_one_its_speaker_picks():
+    speech, _ = read_audio(SPEECH / "en" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    start = {"type": "session.start", "source_language": "en", "target_language": "de"}
+    audio = [pcm16_encode(frame) for frame in frames(_with_gaps(speech), RATE, 100)]
+    ws = ScriptedSocket([json.dumps(start), *audio, json.dumps({"type": "input.end"})])
+    async with asyncio.timeout(30):
+        await NativeConnection(Server(_stock_models(), ServerConfig(port=0)), ws).run()
+    received = [json.loads(m) for m in ws.received if isinstance(m, str)]
+    assert received[0]["type"] == "session.started" and received[0]["stock_voice"] == "jf_alpha"
+    (update,) = [m for m in received if m["type"] == "voice.updated"]
+    assert update["source"] == "captured" and update["stock_voice"] == "jm_kumo"
+
+
+def test_a_voice_name_must_be_one_of_the_tts_stock_voices():
+    refusal = "is not supported; use clone (the speaker's own voice) or default (the server's)"
+    with pytest.raises(SessionError) as info:
+        Session(_stock_models(), source_language="en", target_language="de", clock=ScriptedClock(), voice="af_bella")
+    voices = ", ".join(STOCK_PITCH_HZ)
+    assert str(info.value) == f"voice 'af_bella' {refusal}, or one of the kokoro TTS's stock voices: {voices}."
+    with pytest.raises(SessionError) as info:
+        Session(_models(), source_language="en", target_language="de", clock=ScriptedClock(), voice="jm_kumo")
+    assert str(info.value) == f"voice 'jm_kumo' {refusal}."
+
+
 # the profile's voice: keys
 
 MINIMAL = """
@@ -379,7 +501,7 @@ def _profile(tmp_path, extra=""):
 
 
 def test_shipped_profiles_have_the_voice_defaults():
-    for name in ("tiny", "default"):
+    for name in ("tiny", "tiny-higgs", "cpu", "default"):
         voice = load_config(name).voice
         assert voice.settings() == VoiceSettings() and voice.default_clip == ""
 
@@ -445,11 +567,11 @@ class ShortTranslator:
 
 @pytest.mark.speech
 @pytest.mark.slow
-async def test_long_english_is_spoken_in_its_own_voice_from_the_first_sentence_and_pins(tiny_models, monkeypatch):
+async def test_long_english_is_spoken_in_its_own_voice_from_the_first_sentence_and_pins(tiny_higgs_models, monkeypatch):
     """long_en_16k.wav: utterance 1 (6.5 s) is the reference of its own translation; utterance 2 is joined onto
     it (9.3 s) and brings the usable speech to the 8 s total, so the reference is pinned for utterances 3-5.
     Each change is encoded once, and nothing of the reference outlives the session."""
-    tts = tiny_models.tts
+    tts = tiny_higgs_models.tts
     prompts, encoded, kept = [], [], []
     build_prompt, codes = model.tts.build_prompt, Voice.codes
 
@@ -470,9 +592,9 @@ async def test_long_english_is_spoken_in_its_own_voice_from_the_first_sentence_a
     monkeypatch.setattr(Voice, "codes", recording_codes)
     monkeypatch.setattr(tts.codec, "encode", lambda *args, **kwargs: encodes.append(1) or encode(*args, **kwargs))
     models = Models(
-        vad=tiny_models.vad,
+        vad=tiny_higgs_models.vad,
         vad_settings=VADSettings(),
-        asr=tiny_models.asr,
+        asr=tiny_higgs_models.asr,
         translator=ShortTranslator(),
         tts=tts,
         voice=VoiceSettings(total_reference_s=8.0),

@@ -1,6 +1,7 @@
 """TTSStream on the tiny Higgs model and tiny codec: chunks, tags, order, cancel, voice and context in the prompt."""
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 import torch
 
 from model.codec import CodecSettings
-from model.higgs import MAX_FRAMES, HiggsGenerator, delayed
+from model.higgs import HiggsGenerator, delayed
 from model.loading import ModelError
-from model.tts import FAILED, HiggsTTS, SpeechChunk, TTSSettings, max_frames
+from model.speech import FAILED, MAX_FRAMES, SpeechChunk
+from model.tts import HiggsTTS, TTSSettings, max_frames
 from model.voice import Voice
 from tests.helpers import speak
 
@@ -73,6 +75,13 @@ async def test_a_phrase_streams_in_chunks_small_first_then_larger(tts: HiggsTTS)
     pcm = np.concatenate([chunk.pcm for chunk in chunks])
     assert pcm.dtype == np.float32 and np.isfinite(pcm).all() and 0 < np.abs(pcm).max() <= 1.0
     assert {chunk.sample_rate for chunk in chunks} == {24000}
+
+
+@pytest.mark.slow
+async def test_higgs_clones_and_refuses_a_language_it_lacks_naming_what_it_speaks(tts: HiggsTTS) -> None:
+    assert (tts.name, tts.languages, tts.can_clone, tts.voices) == ("higgs", ("en", "zh", "de", "ko"), True, ())
+    with pytest.raises(ValueError, match=re.escape("higgs cannot speak 'fr'; it speaks en, zh, de, ko.")):
+        tts.open(None, "fr")
 
 
 @pytest.mark.slow
