@@ -11,12 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from agent.config import ConfigError, load_config
+from agent.config import Config, ConfigError, load_config
 from agent.session import SessionError
 from model.loading import ModelError, download, is_hub_id
-from model.speech import FAILED, SpeechBackend
+from model.speech import SpeechBackend
 from streaming.audio import AudioError
 from streaming.vocabulary import AUTO, LANGUAGE_NAMES, LANGUAGES, SESSION_RATE, SOURCE_LANGUAGES
 
@@ -61,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     speak.add_argument("-o", "--output", type=Path, required=True, help="the speech, mono WAV at the TTS's rate")
     speak.add_argument("--voice", metavar="NAME", help="a stock voice of the TTS (default: the profile's tts.voice)")
     speak.set_defaults(run=_speak)
+
+    evaluate = commands.add_parser("eval", help="measure the profile's models").add_subparsers(
+        dest="what", required=True
+    )
+    intelligible = evaluate.add_parser(
+        "intelligibility", help="speak sentences through the TTS, transcribe them with the ASR, report the WER"
+    )
+    intelligible.add_argument("--profile", default="tiny", help="profile name in configs/ or a YAML path")
+    intelligible.add_argument("--lang", default="en", choices=LANGUAGES, help="the language of the sentences")
+    intelligible.add_argument("--sentences", type=Path, metavar="FILE", help="one sentence a line (default: English)")
+    intelligible.add_argument("--voice", metavar="NAME", help="a stock voice of the TTS (default: the profile's)")
+    intelligible.add_argument("--json", type=Path, metavar="PATH", help="write the figures here")
+    intelligible.set_defaults(run=_intelligibility)
 
     serve = commands.add_parser("serve", help="run the server: browser page, WebSocket API, WebRTC, Twilio")
     serve.add_argument("--profile", default="default", help="profile name in configs/ or a YAML path")
@@ -173,28 +184,16 @@ def _translate(args: argparse.Namespace) -> int:
 
 
 def _speak(args: argparse.Namespace) -> int:
-    from agent.models import TTS_BACKENDS, load_tts
-    from agent.session import check_tts_language
+    from agent.intelligibility import speak_text
     from streaming.audio import write_wav
 
     if not args.text.strip():
         raise SessionError("there is nothing to speak; give the words in quotes.")
     if not args.output.parent.is_dir():
         raise AudioError(f"{args.output}: the folder {args.output.parent} does not exist; create it first.")
-    config = load_config(args.profile)
-    backend = TTS_BACKENDS[config.tts.backend]  # its class says what it speaks before the model loads
-    check_tts_language(backend, args.lang)
-    if args.voice is not None and backend.can_clone:
-        raise SessionError(f"--voice {args.voice}: the {backend.name} TTS has no stock voices; leave --voice out.")
-    tts, voice = load_tts(config)
-    if args.voice is not None and args.voice not in tts.voices:
-        raise SessionError(
-            f"--voice {args.voice}: the {tts.name} TTS has no stock voice of that name; "
-            f"choose one of {', '.join(tts.voices)}."
-        )
-    voice = args.voice or voice
+    _, tts, voice = _profile_tts(args.profile, args.lang, args.voice)
     began = time.monotonic()
-    audio, first_s = asyncio.run(_say(tts, voice, args.lang, args.text))
+    audio, first_s = asyncio.run(speak_text(tts, voice, args.lang, args.text))
     took_s, seconds = time.monotonic() - began, len(audio) / tts.sample_rate
     write_wav(args.output, audio, tts.sample_rate)
     who = f"{tts.name}, voice {voice}" if isinstance(voice, str) else tts.name
@@ -205,25 +204,48 @@ def _speak(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _say(tts: SpeechBackend, voice: object, language: str, text: str) -> tuple[np.ndarray, float]:
-    """The text's speech, phrase by phrase through one stream, and how long its first PCM took."""
-    from agent.text import PhraseSplitter
+def _intelligibility(args: argparse.Namespace) -> int:
+    from agent import intelligibility
+    from agent.models import load_asr
 
-    began = time.monotonic()
-    stream = tts.open(voice, language)
-    splitter = PhraseSplitter(language)
-    for phrase in [*splitter.push(text), *splitter.flush()]:
-        stream.say(phrase, None)
-    stream.close()
-    pcm, first_s = [], None
-    async for chunk in stream:
-        if chunk.end == FAILED:
-            await stream.aclose()
-            raise ModelError(f"the {tts.name} TTS could not speak {chunk.text!r}: {chunk.error}")
-        if len(chunk.pcm) and first_s is None:
-            first_s = time.monotonic() - began
-        pcm.append(chunk.pcm)
-    return np.concatenate(pcm) if pcm else np.zeros(0, np.float32), first_s or 0.0
+    sentences = intelligibility.ENGLISH_SENTENCES
+    if args.sentences is not None:
+        sentences = tuple(line.strip() for line in args.sentences.read_text().splitlines() if line.strip())
+        if not sentences:
+            raise SessionError(f"{args.sentences}: no sentences in it; write one sentence a line.")
+    elif args.lang != "en":
+        raise SessionError(f"the built-in sentences are English; give {args.lang} ones with --sentences FILE.")
+    config, tts, voice = _profile_tts(args.profile, args.lang, args.voice)
+    asr = load_asr(config)
+    if not asr.multilingual and args.lang != "en":
+        raise SessionError(f"the profile's ASR is English-only and cannot check {args.lang}; use a multilingual one.")
+    rows = asyncio.run(intelligibility.evaluate(tts, voice, asr, args.lang, sentences))
+    figures = intelligibility.report(rows, profile=config.name, backend=tts.name, voice=voice, language=args.lang)
+    print(intelligibility.table(figures))
+    if args.json is not None:
+        intelligibility.write(args.json, figures)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _profile_tts(profile: str, language: str, voice_name: str | None) -> tuple[Config, SpeechBackend, object]:
+    """The profile, its TTS and the voice to speak in; a language or voice the backend lacks is refused before the
+    model loads where its class already says so."""
+    from agent.models import TTS_BACKENDS, load_tts
+    from agent.session import check_tts_language
+
+    config = load_config(profile)
+    backend = TTS_BACKENDS[config.tts.backend]
+    check_tts_language(backend, language)
+    if voice_name is not None and backend.can_clone:
+        raise SessionError(f"--voice {voice_name}: the {backend.name} TTS has no stock voices; leave --voice out.")
+    tts, voice = load_tts(config)
+    if voice_name is not None and voice_name not in tts.voices:
+        raise SessionError(
+            f"--voice {voice_name}: the {tts.name} TTS has no stock voice of that name; "
+            f"choose one of {', '.join(tts.voices)}."
+        )
+    return config, tts, voice_name or voice
 
 
 def _table(result) -> str:

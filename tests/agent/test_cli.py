@@ -139,6 +139,38 @@ def test_speak_errors_are_one_line_with_the_fix(tmp_path, capsys, args, message)
     assert err.count("\n") == 1 and err.startswith("s2st: error: ") and message in err
 
 
+@pytest.mark.slow
+def test_eval_intelligibility_speaks_transcribes_and_writes_the_figures(tmp_path, capsys):
+    sentences = tmp_path / "sentences.txt"
+    second = "Please hold the line while I check your account."
+    sentences.write_text(f"{SENTENCE}\n\n{second}\n")
+    figures_path = tmp_path / "figures.json"
+    argv = ["eval", "intelligibility", "--profile", "tiny", "--sentences", str(sentences), "--json", str(figures_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(figures_path.read_text())
+    assert [row["text"] for row in figures["sentences"]] == [SENTENCE, second]
+    assert figures["backend"] == "kokoro" and figures["language"] == "en"
+    assert figures["wer"] <= 0.1, figures["sentences"]
+    assert all(row["seconds"] > 1.0 and 0 < row["first_pcm_ms"] and row["rtf"] > 0 for row in figures["sentences"])
+    assert f"overall WER {figures['wer'] * 100:.1f} %" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lang", "de"], "the built-in sentences are English; give de ones with --sentences FILE"),
+        (["--lang", "ko", "--sentences", "EMPTY"], "no sentences in it; write one sentence a line"),
+    ],
+)
+def test_eval_intelligibility_errors_name_the_fix(tmp_path, capsys, args, message):
+    (tmp_path / "empty.txt").write_text("\n")
+    args = [str(tmp_path / "empty.txt") if arg == "EMPTY" else arg for arg in args]
+    assert main(["eval", "intelligibility", "--profile", "tiny", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
 DEFAULT_MODELS = (
     "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
     "Qwen/Qwen2.5-7B-Instruct",
