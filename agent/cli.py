@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark: prints a table, --json PATH writes the figures")
     bench.add_argument(
         "name",
-        choices=("asr", "codec", "load", "translate", "tts", "vad"),
+        choices=("asr", "codec", "load", "pipeline", "translate", "tts", "vad"),
         help="which benchmark (see bench/README.md)",
     )
     bench.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options; try --help")
@@ -274,12 +274,18 @@ def _short(text: str, limit: int = 32) -> str:
 
 def _pull(args: argparse.Namespace) -> int:
     from agent.models import locate
+    from model.kokoro import download as download_kokoro
 
     config = load_config(args.profile)
     missing = []
     for role, source in config.sources().items():
         try:
-            path = download(source) if is_hub_id(source) else locate(config, role)
+            if role == "TTS model" and config.tts.backend == "kokoro":
+                if is_hub_id(source):
+                    download_kokoro(source)
+                path = locate(config, role)  # a hub repo's voices are joined into one archive here, once
+            else:
+                path = download(source) if is_hub_id(source) else locate(config, role)
         except Exception as exc:  # noqa: BLE001 - report every model, then fail once
             missing.append(f"  {role}: {source} ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})")
             continue

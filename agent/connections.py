@@ -19,15 +19,23 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from agent.host import Host, Refusal
+from agent.room import OTHER, SELF, Room, RoomFull, Routed, Seat
 from agent.session import Session, SessionError
-from streaming.events import AudioIn, Error, Event, InputEnd, SpeechChunk, VoiceReference
+from streaming.events import (
+    AudioIn,
+    CancelUtterance,
+    Error,
+    Event,
+    InputEnd,
+    Metrics,
+    SpeechChunk,
+    SpeechEnded,
+    SpeechStarted,
+    UtteranceCancelled,
+    VoiceReference,
+)
 from streaming.messages import JSONCodec, SessionStart
 from streaming.native import NativeCodec
-from streaming.pacing import Pacer
-from streaming.signalling import SignallingCodec
-from streaming.twilio import FRAME_S, MarkPlayed, TwilioCodec, TwilioStart
-from streaming.vocabulary import AUTO
-from streaming.webrtc import WebRTCError, WebRTCPeer
 from streaming.wire import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -46,13 +54,24 @@ class Connection:
         self.host = host
         self.ws = ws
         self.session_id = uuid.uuid4().hex
-        self.session: Session | None = None  # set once the host opened it, and counted there until the end
+        self._session: Session | None = None  # set once the host opened it, and counted there until the end
+        self.room: Room | None = None  # a two-party room the client joined, with its seat in it
+        self.seat: Seat | None = None
         self.input_open = True  # client audio still reaches the session
         self._outgoing: asyncio.Queue[str | bytes | _Close] = asyncio.Queue(host.config.send_queue_messages)
         self._sender: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None  # closes the socket of a client that stopped reading
         self._aborted = False
         self._closing = False
+        # (session, utterance id) -> the end of its speech on that session's clock, until its first audio left;
+        # then how long after that end it left, until its Metrics go out
+        self._speech_ended: dict[tuple[Session, int], float] = {}
+        self._first_byte_ms: dict[tuple[Session, int], float] = {}
+
+    @property
+    def session(self) -> Session | None:
+        """The session translating this client's speech; in a room, None until the other participant is in."""
+        return self.seat.session if self.seat is not None else self._session
 
     async def run(self) -> None:
         self._sender = asyncio.create_task(self._send_all())
@@ -75,8 +94,8 @@ class Connection:
         """The client events in one message; raises ProtocolError for a message that cannot be used."""
         raise NotImplementedError
 
-    def deliver(self, event: Event) -> None:
-        """Pass one session event on to the client."""
+    def deliver(self, event: Event, party: str | None = None) -> None:
+        """Pass one session event on to the client; in a room, `party` says whose speech it is about."""
         raise NotImplementedError
 
     def fatal(self, problem: ProtocolError) -> bool:
@@ -118,12 +137,17 @@ class Connection:
             await self.handle(event)
 
     async def handle(self, event: object) -> None:
-        assert self.session is not None
+        if self.session is None:  # a room whose other participant is not in yet: nobody would hear it
+            if isinstance(event, InputEnd):
+                self.end_input()
+            return
         match event:
             case AudioIn(pcm=pcm) if self.input_open:
                 await self.session.feed(pcm)
             case InputEnd():
                 self.end_input()
+            case CancelUtterance(utterance_id=uid):
+                self.session.cancel(uid)
             case VoiceReference(audio=audio, sample_rate=rate, transcript=transcript):
                 try:
                     await self.session.use_reference(audio, rate, transcript)
@@ -134,12 +158,14 @@ class Connection:
         self.host.metrics.refused(refusal.code)
         self.send(*self.error(refusal.code, refusal.message, fatal=True), _Close(refusal.close_code, refusal.code))
 
-    def open_session(self, source: str, target: str, mode: str | None, voice: str) -> Session:
-        """Raises SessionError for options the models cannot serve."""
-        self.session = self.host.open_session(
-            self, source_language=source, target_language=target, policy=mode, voice=voice
-        )
-        return self.session
+    def open_session(self, source: str, target: str, mode: str | None, voice: str, room: str | None = None) -> None:
+        """Open the session, or take a seat in `room`. Raises SessionError for options the models cannot serve and
+        RoomFull for a room that has its two participants."""
+        options = {"source_language": source, "target_language": target, "policy": mode, "voice": voice}
+        if room is None:
+            self._session = self.host.open_session(self, **options)
+        else:
+            self.room, self.seat = self.host.join_room(self, room, **options)
 
     def send(self, *messages: str | bytes | _Close) -> None:
         """Queue messages; a client that lets the queue fill up is not reading and is let go."""
@@ -163,18 +189,20 @@ class Connection:
 
     def drain(self, code: str, message: str) -> None:
         """End the session in order: no more input, the current utterance is finished and spoken."""
-        if self.session is not None and self.input_open:
-            self.input_open = False
+        if self.input_open:
             self.report(code, message)
-            self.session.end_input()
+            self.end_input()
 
     def end_input(self) -> None:
-        if self.input_open and self.session is not None:
-            self.input_open = False
+        if not self.input_open:
+            return
+        self.input_open = False
+        if self.session is not None:
             self.session.end_input()
+        else:  # alone in a room: nothing more to wait for
+            self._vacate()
 
     async def _converse(self) -> None:
-        assert self.session is not None
         loop = asyncio.get_running_loop()
         limit = self.host.config.max_session_s
         timer = loop.call_later(
@@ -185,24 +213,87 @@ class Connection:
         try:
             await asyncio.wait({pump, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if receiver.done():  # the client went away: nobody is left to hear the rest
-                await self.session.close()
+                await self._leave()
                 pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
         finally:
             timer.cancel()
             receiver.cancel()
             pump.cancel()
-            await asyncio.gather(pump, receiver, return_exceptions=True)
+            results = await asyncio.gather(pump, receiver, return_exceptions=True)
+            for name, result in zip(("sending events", "receiving"), results, strict=True):
+                if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
+                    log.error("%s %s: %s failed", self.route, self.session_id, name, exc_info=result)
+
+    def audio_left(self, key: tuple[Session, int], delay_s: float = 0.0) -> None:
+        """The first translated audio of an utterance (its session and id) leaves for the client now, or `delay_s`
+        from now where the route knows how much audio is ahead of it: the last hop of its latency, `first_byte_ms`."""
+        ended = self._speech_ended.pop(key, None)
+        if ended is None:
+            return
+        seconds = key[0].now() + delay_s - ended
+        self._first_byte_ms[key] = seconds * 1000
+        self.host.metrics.first_byte(seconds)
+
+    def first_audio(self, key: tuple[Session, int], chunk: SpeechChunk) -> None:
+        """The first speech of an utterance is about to be delivered; by default it goes out at once, with the
+        messages `deliver` queues (a client too slow to take them is let go: see `send`)."""
+        self.audio_left(key)
+
+    def hold(self, held: bool) -> None:
+        """In a room: the client speaks (True) or stopped; a route that plays the other's speech pauses it."""
+
+    @property
+    def stock_voice(self) -> str | None:
+        """The stock voice the client's speech is spoken in, for session.started (unknown in a room until both are
+        in: voice.updated tells)."""
+        return None if self.session is None else self.session.stock_voice
+
+    async def events(self) -> AsyncIterator[Routed]:
+        """The events for this client: its session's, or in a room those the room routes to its seat."""
+        if self.seat is not None:
+            async for routed in self.seat.events():
+                yield routed
+        elif self._session is not None:
+            async for event in self._session.events():
+                yield Routed(event, self._session)
 
     async def _pump(self) -> None:
-        assert self.session is not None
-        async for event in self.session.events():
-            self.host.metrics.observe(event)
-            if isinstance(event, Error):
-                log.warning("%s %s: %s: %s", self.route, self.session_id, event.code, event.message)
-            self.deliver(event)
+        async for routed in self.events():
+            event, party = routed.event, routed.party
+            key = (routed.session, getattr(event, "utterance_id", 0))
+            match event:
+                case SpeechStarted() | SpeechEnded() if party == SELF:
+                    self.hold(isinstance(event, SpeechStarted))
+            match event:
+                case SpeechEnded(at=at):
+                    self._speech_ended[key] = at
+                case Metrics() if key in self._first_byte_ms:
+                    event.figures["first_byte_ms"] = self._first_byte_ms.pop(key)
+                case UtteranceCancelled():
+                    self.silence()  # what the route queued for playout of it goes too (barge-in)
+                case Error():
+                    log.warning("%s %s: %s: %s", self.route, self.session_id, event.code, event.message)
+                case SpeechChunk(pcm=pcm) if len(pcm) and key in self._speech_ended:
+                    self.first_audio(key, event)
+            if party != OTHER:  # the other's figures are counted by their own connection
+                self.host.metrics.observe(event)
+            self.deliver(event, party)
+        self.hold(False)
         await self.finish()
         self.send(*self.goodbye(), _Close(1000, ""))
+
+    async def _leave(self) -> None:
+        """Stop this client's session; in a room, the room is over for the other participant too."""
+        self._vacate()
+        if self.session is not None:
+            await self.session.close()
+
+    def _vacate(self) -> None:
+        """Give up the seat in the room, once."""
+        if self.room is not None and self.seat is not None:
+            self.host.leave_room(self, self.room, self.seat)
+            self.room = None
 
     async def _send_all(self) -> None:
         try:
@@ -233,15 +324,15 @@ class Connection:
             asyncio.get_running_loop().create_task(self.session.close())
 
     async def _end(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        opened = self._session is not None
+        await self._leave()
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
-        if self.session is not None:
+        if opened:
             self.host.close_session(self)
 
 
-class _JSONConnection(Connection):
+class JSONConnection(Connection):
     """The native API and WebRTC signalling: the JSON messages of streaming.messages, checked for size."""
 
     codec: JSONCodec
@@ -267,8 +358,8 @@ class _JSONConnection(Connection):
     def goodbye(self) -> list[str | bytes]:
         return [self.codec.ended()]
 
-    def deliver(self, event: Event) -> None:
-        self.send(*self.codec.encode(event))
+    def deliver(self, event: Event, party: str | None = None) -> None:
+        self.send(*self.codec.encode(event, party))
 
     async def start_session(self) -> SessionStart | None:
         """The first valid session.start, with the session opened; None when the client never sent one."""
@@ -280,15 +371,18 @@ class _JSONConnection(Connection):
             if not isinstance(event, SessionStart):
                 continue
             try:
-                self.open_session(event.source_language, event.target_language, event.mode, event.voice)
+                self.open_session(event.source_language, event.target_language, event.mode, event.voice, event.room)
             except SessionError as exc:
                 self.fail("invalid_field", str(exc))
+                return None
+            except RoomFull as exc:
+                self.fail("room_full", str(exc))
                 return None
             return event
         return None
 
 
-class NativeConnection(_JSONConnection):
+class NativeConnection(JSONConnection):
     route = "stream"
 
     def __init__(self, host: Host, ws: ServerConnection) -> None:
@@ -298,151 +392,5 @@ class NativeConnection(_JSONConnection):
     async def begin(self) -> bool:
         if await self.start_session() is None:
             return False
-        self.send(self.codec.started(self.session_id, self.session.stock_voice))
+        self.send(self.codec.started(self.session_id, self.stock_voice))
         return True
-
-
-class WebRTCConnection(_JSONConnection):
-    """Signalling and events on the socket; the microphone and the translated speech in one peer connection."""
-
-    route = "webrtc"
-
-    def __init__(self, host: Host, ws: ServerConnection) -> None:
-        super().__init__(host, ws)
-        self.codec = SignallingCodec()
-        self.peer = WebRTCPeer(host.config.ice_servers)
-
-    async def begin(self) -> bool:
-        start = await self.start_session()
-        if start is None:
-            return False
-        try:
-            answer = await self.peer.answer(start.sdp or "")
-        except WebRTCError as exc:
-            self.fail("invalid_field", str(exc))
-            return False
-        self.send(self.codec.answer(answer), self.codec.started(self.session_id, self.session.stock_voice))
-        return True
-
-    async def receive(self) -> None:
-        microphone = asyncio.create_task(self._hear())
-        try:
-            await super().receive()
-        finally:
-            microphone.cancel()
-
-    async def _hear(self) -> None:
-        assert self.session is not None
-        async for pcm in self.peer.audio():
-            if not self.input_open:
-                break
-            await self.session.feed(pcm)
-        self.end_input()  # the browser hung up the call: finish what it said
-
-    def deliver(self, event: Event) -> None:
-        """Speech goes to the peer connection's track; the socket gets the JSON that frames it."""
-        if isinstance(event, SpeechChunk) and len(event.pcm):
-            self.peer.play(event.pcm, event.sample_rate)
-        super().deliver(event)
-
-    async def finish(self) -> None:
-        """session.ended goes once the last words have left, or the call is gone."""
-        closed = asyncio.ensure_future(self.peer.closed())
-        try:
-            while (queued := self.peer.queued_s) > 0 and not closed.done():
-                await asyncio.sleep(min(queued, 0.1))
-        finally:
-            closed.cancel()
-
-    def silence(self) -> None:
-        self.peer.clear()
-
-    async def _end(self) -> None:
-        await self.peer.close()
-        await super()._end()
-
-
-class TwilioConnection(Connection):
-    """Twilio Media Streams: mu-law in, translated speech back as media paced at real time, with marks."""
-
-    route = "twilio"
-
-    def __init__(self, host: Host, ws: ServerConnection) -> None:
-        super().__init__(host, ws)
-        self.codec = TwilioCodec()
-        # media and marks in the order Twilio should play them; True: a 20 ms media message, sent at real time
-        self._playout: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
-        self._player: asyncio.Task | None = None
-
-    def decode(self, message: str | bytes) -> list[object]:
-        return self.codec.decode(message)
-
-    async def begin(self) -> bool:
-        async for event in self.messages():
-            if isinstance(event, TwilioStart):
-                return self._start(event)
-        return False
-
-    def _start(self, start: TwilioStart) -> bool:
-        # Twilio cannot send headers on a media stream, so the token may come as a custom parameter.
-        settings = start.parameters
-        refusal = self.host.refusal(self.ws.request, token=settings.get("token"))
-        if refusal is not None:
-            self.refuse(refusal)
-            return False
-        target = settings.get("target_language")
-        if target is None:
-            self.refuse(Refusal("invalid_field", "set the target_language <Parameter> of the <Stream>.", 1008))
-            return False
-        try:
-            self.open_session(
-                settings.get("source_language", AUTO), target, settings.get("mode"), settings.get("voice", "clone")
-            )
-        except SessionError as exc:
-            self.refuse(Refusal("invalid_field", str(exc), 1008))
-            return False
-        self._player = asyncio.create_task(self._play())
-        return True
-
-    async def handle(self, event: object) -> None:
-        if isinstance(event, MarkPlayed):
-            log.debug("twilio %s: played up to %s", self.session_id, event.name)
-        else:
-            await super().handle(event)
-
-    def deliver(self, event: Event) -> None:
-        """Speech is queued for real-time playout, with a mark after each utterance; Twilio reads nothing else."""
-        if isinstance(event, SpeechChunk):
-            media = self.codec.media(event.pcm, event.sample_rate)
-            if event.last:
-                media += self.codec.flush_media()
-            for message in media:
-                self._playout.put_nowait((message, True))
-            if event.last:
-                self._playout.put_nowait((self.codec.mark(f"utterance-{event.utterance_id}"), False))
-        elif isinstance(event, Error) and event.fatal:
-            self.silence()
-
-    async def finish(self) -> None:
-        await self._playout.join()
-
-    def silence(self) -> None:
-        """Drop the speech not yet sent, and tell Twilio to drop what it holds."""
-        while not self._playout.empty():
-            self._playout.get_nowait()
-            self._playout.task_done()
-        self.send(self.codec.clear())
-
-    async def _play(self) -> None:
-        pacer = Pacer(self.host.clock)
-        while True:
-            message, paced = await self._playout.get()
-            if paced:
-                await pacer.wait(FRAME_S)
-            self.send(message)
-            self._playout.task_done()
-
-    async def _end(self) -> None:
-        if self._player is not None:
-            self._player.cancel()
-        await super()._end()

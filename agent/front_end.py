@@ -2,16 +2,19 @@
 and each utterance's committed source text out to the translation stage.
 
 Audio is taken in batches (everything queued so far costs one VAD call), and a partial decode of the open
-utterance runs as its own task whenever the ASR is due, so hearing never waits for the decoder. When an utterance
-ends, its final decode waits for that partial (the ASR decodes one thing at a time). Once its final transcript is
-in, the utterance is offered as the voice reference, before its translation is queued, so with the consecutive
-policy every phrase of it already speaks in a reference that holds it.
+utterance runs as its own task when enough new speech came (how much, the process's `PartialBudget` says), so
+hearing never waits for the decoder. No partial starts while the voice pauses: the VAD may declare the end any
+moment. When an utterance ends, its final decode starts at once, on another ASR worker than a partial still in
+flight, whose result is dropped. Once its final transcript is in, the utterance is offered as the voice reference,
+before its translation is queued, so with the consecutive policy every phrase of it already speaks in a reference
+that holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,8 @@ from agent.speech import Speech
 from agent.timings import Heard
 from agent.translating import SourceUpdate
 from agent.voice import measure
-from model.asr import StreamingASR, Transcription
+from model.asr import Transcription
+from model.streaming_asr import StreamingASR
 from model.vad import VADEvent
 from streaming.events import Error, SpeechEnded, SpeechStarted, Transcript
 from streaming.vocabulary import SESSION_RATE
@@ -45,6 +49,7 @@ class _Utterance:
     fed_from: int  # first input sample handed to the ASR
     language: str | None = None  # chosen at its first decode
     source_sent: str = ""  # committed source text last sent to the translation stage
+    ended: bool = False  # the VAD declared its end: later partials are not shown
 
 
 class FrontEnd:
@@ -60,6 +65,7 @@ class FrontEnd:
     ) -> None:
         """With `simultaneous`, committed partial text goes to translation too. `updates` ends with None."""
         self._asr_model = models.asr
+        self._partials = models.partials
         self._tts_rate = models.tts.sample_rate
         self._simultaneous = simultaneous
         self._speech = speech
@@ -76,6 +82,7 @@ class FrontEnd:
         self._next_id = 1
         self._fed = 0  # input samples of the open utterance handed to the ASR so far
         self._partial: asyncio.Task | None = None
+        self._choosing = threading.Lock()  # a partial's and the final's worker threads may choose the language
         self._task: asyncio.Task | None = None
 
     def start(self) -> asyncio.Task:
@@ -109,6 +116,8 @@ class FrontEnd:
                 Error("internal", f"speech recognition stopped: {exc}", fatal=True, at=self._outbox.now())
             )
         finally:
+            if self._open is not None and not self._open.ended:
+                self._partials.leave()
             if self._partial is not None:
                 self._partial.cancel()
             self._taken.set()  # a sender waiting in `feed` must not wait for a front end that is gone
@@ -136,7 +145,7 @@ class FrontEnd:
         await self._on_vad(await asyncio.to_thread(self._vad.push, audio))
         if self._open is not None:
             self._feed(self._history.end)
-            if self._asr.due and (self._partial is None or self._partial.done()):
+            if self._partial_due():
                 self._partial = asyncio.create_task(self._partial_transcript(self._open))
 
     async def _on_vad(self, events: list[VADEvent]) -> None:
@@ -148,6 +157,7 @@ class FrontEnd:
                 self._next_id += 1
                 self._fed = fed_from
                 self._asr.reset()
+                self._partials.enter()
                 self._outbox.emit(SpeechStarted(self._open.id, event.sample / SESSION_RATE, self._open.started_at))
             elif self._open is not None:
                 await self._finish(self._open, event.sample)
@@ -161,17 +171,32 @@ class FrontEnd:
             self._asr.push(self._history.slice(self._fed, until))
             self._fed = until
 
+    def _partial_due(self) -> bool:
+        """Whether to start a partial decode now, taking its place in the budget if so: none in flight for this
+        session, the voice not pausing, the budget's interval of new speech heard and a worker left for finals."""
+        in_flight = self._partial is not None and not self._partial.done()
+        if in_flight or self._vad.paused:
+            return False
+        settings = self._asr_model.settings
+        interval = self._partials.interval(settings.partial_interval_ms / 1000, settings.partial_share)
+        return self._asr.unpolled >= interval * SESSION_RATE and self._partials.try_start(settings.num_workers)
+
     async def _partial_transcript(self, utterance: _Utterance) -> None:
-        """Re-decode the utterance so far; emits a caption when it changed. Failures wait for the final decode."""
+        """Decode the utterance's uncommitted audio; emits a caption when it changed, unless the utterance ended
+        meanwhile (its final transcript holds every committed word). Failures wait for the final decode."""
+        began, cost = self._outbox.now(), None
         try:
             language = await self._language_of(utterance)
             if language is None:
                 return
             partial = await asyncio.to_thread(self._asr.poll, language)
+            cost = self._outbox.now() - began
         except Exception:  # noqa: BLE001 - the final decode reports a broken ASR; a partial only logs it
             log.exception("utterance %s: partial transcript failed", utterance.id)
             return
-        if partial is None:
+        finally:
+            self._partials.finished(cost)
+        if partial is None or utterance.ended:
             return
         uid, committed = utterance.id, partial.committed
         self._outbox.emit(
@@ -192,18 +217,20 @@ class FrontEnd:
 
     def _choose_language(self, utterance: _Utterance, speech_ms: float) -> str:
         """Decide the utterance's language once, at its first decode (detection runs in a worker thread)."""
-        if utterance.language is None:
-            probabilities = {} if self._language.fixed else self._asr_model.language_probabilities(self._asr.audio)
-            utterance.language = self._language.observe(probabilities, speech_ms)
-        return utterance.language
+        with self._choosing:
+            if utterance.language is None:
+                fixed = self._language.fixed
+                probabilities = {} if fixed else self._asr_model.language_probabilities(self._asr.audio)
+                utterance.language = self._language.observe(probabilities, speech_ms)
+            return utterance.language
 
     async def _finish(self, utterance: _Utterance, end_sample: int) -> None:
         ended_at = self._history.arrival(end_sample)
+        utterance.ended = True
+        self._partials.leave()
         self._outbox.emit(SpeechEnded(utterance.id, end_sample / SESSION_RATE, ended_at))
+        declared_at = self._outbox.now()
         self._feed(end_sample)
-        if self._partial is not None:
-            await asyncio.gather(self._partial, return_exceptions=True)  # the ASR decodes one thing at a time
-            self._partial = None
         start = max(utterance.start_sample, self._history.start)
         heard = self._history.slice(start, end_sample) if self._speech.listening else None
         self._history.forget_before(end_sample)
@@ -213,12 +240,18 @@ class FrontEnd:
         if t is None:
             self._asr.reset()
             return
-        asr_ms = (self._outbox.now() - began) * 1000
-        self._outbox.emit(Transcript(utterance.id, t.language, t.text, final=True, at=self._outbox.now()))
+        final_at = self._outbox.now()
+        self._outbox.emit(Transcript(utterance.id, t.language, t.text, final=True, at=final_at))
         if t.text:
             if heard is not None:
                 await self._capture(utterance, heard, start, t)
-            readings = Heard(utterance.started_at, ended_at, asr_ms)
+            readings = Heard(
+                started_at=utterance.started_at,
+                ended_at=ended_at,
+                asr_ms=(final_at - began) * 1000,
+                declared_at=declared_at,
+                final_at=final_at,
+            )
             self._updates.put_nowait(SourceUpdate(utterance.id, t.language, t.text, final=True, heard=readings))
 
     async def _capture(self, utterance: _Utterance, heard: np.ndarray, start: int, t: Transcription) -> None:

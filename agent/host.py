@@ -11,6 +11,7 @@ from websockets.http11 import Request
 from agent.clock import Clock
 from agent.config import ServerConfig
 from agent.metrics import ServerMetrics
+from agent.room import Room, Seat
 from agent.session import Session
 
 
@@ -48,3 +49,13 @@ class Host(Protocol):
         `close_session`. Raises SessionError for settings the models cannot serve."""
 
     def close_session(self, guest: Guest) -> None: ...
+
+    def join_room(
+        self, guest: Guest, room_id: str, *, source_language: str, target_language: str, policy: str | None, voice: str
+    ) -> tuple[Room, Seat]:
+        """A seat in the two-party room `room_id` for a participant speaking `source_language` and hearing
+        `target_language`, counted among the open sessions until `leave_room`; the sessions start once both are in.
+        Raises SessionError for settings the models cannot serve, RoomFull for a room with two participants."""
+
+    def leave_room(self, guest: Guest, room: Room, seat: Seat) -> None:
+        """The participant is gone: the room is over for both, and the seat no longer counts."""

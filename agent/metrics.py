@@ -60,6 +60,10 @@ class ServerMetrics:
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()
 
+    def first_byte(self, seconds: float) -> None:
+        """The last hop, taken by the connection when an utterance's first speech leaves (not in every Metrics)."""
+        self.latency.labels("first_byte").observe(seconds)
+
     def observe(self, event: Event) -> None:
         match event:
             case Error(code=code):
@@ -67,7 +71,7 @@ class ServerMetrics:
             case Metrics(figures=figures):
                 self.utterances.inc()
                 for name, value in figures.items():
-                    if name.endswith("_ms"):
+                    if name.endswith("_ms") and name != "first_byte_ms":
                         self.latency.labels(name.removesuffix("_ms")).observe(value / 1000)
                 if "tts_rtf" in figures:
                     self.tts_rtf.observe(figures["tts_rtf"])

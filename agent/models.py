@@ -10,10 +10,11 @@ import torch
 
 from agent.config import Config, ConfigError
 from agent.language import LanguageSettings
+from agent.partial_budget import PartialBudget
 from agent.translation import TranslationSettings
 from agent.voice import VoiceSettings, given_voice
 from model.asr import WhisperASR
-from model.kokoro import KokoroTTS, packaged_weights
+from model.kokoro import KokoroTTS, hub_weights, is_hub_layout, packaged_weights
 from model.loading import PULL_HINT, ModelError, NotDownloaded, resolve
 from model.remote_translator import RemoteTranslator
 from model.speech import SpeechBackend
@@ -41,6 +42,7 @@ class Models:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     default_voice: Voice | None = None  # the stock clip of `voice: default` sessions; None: the model's own voice
     stock_voice: str | None = None  # with a TTS that cannot clone: the stock voice sessions start in (tts.voice)
+    partials: PartialBudget = field(default_factory=PartialBudget)  # every session's partial ASR decodes
 
 
 def pick_device(config: Config) -> str:
@@ -81,6 +83,8 @@ def locate(config: Config, role: str) -> Path | tuple[Path, Path]:
     if source == KOKORO_PACKAGED:
         return packaged_weights()
     folder = resolve(source, role)
+    if is_hub_layout(folder):  # onnx-community/Kokoro-82M-v1.0-ONNX: onnx/ and a file per voice
+        return hub_weights(folder)
     models = sorted(folder.glob("*.onnx"))
     voices = sorted(path for pattern in KOKORO_VOICES for path in folder.glob(pattern))
     if len(models) != 1 or len(voices) != 1:

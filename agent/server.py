@@ -20,13 +20,16 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from agent.browser import WebRTCConnection
 from agent.clock import Clock, MonotonicClock
 from agent.config import ServerConfig
-from agent.connections import Connection, NativeConnection, TwilioConnection, WebRTCConnection
+from agent.connections import Connection, NativeConnection
 from agent.host import Guest, Refusal
 from agent.metrics import CONTENT_TYPE, ServerMetrics
 from agent.models import Models
-from agent.session import Session
+from agent.phone import TwilioConnection
+from agent.room import Room, Rooms, Seat
+from agent.session import Session, check_settings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class Server:
         self._ws: WebSocketServer | None = None
         self._closing = False
         self._watch: asyncio.Task | None = None
+        self.rooms = Rooms(self._room_session)
 
     @property
     def port(self) -> int:
@@ -159,6 +163,33 @@ class Server:
     def close_session(self, guest: Guest) -> None:
         self.connections.discard(guest)
         self.metrics.closed(guest.route)
+
+    def join_room(
+        self, guest: Guest, room_id: str, *, source_language: str, target_language: str, policy: str | None, voice: str
+    ) -> tuple[Room, Seat]:
+        check_settings(self.models, source_language, target_language, policy, voice)
+        seat = Seat(source_language, target_language, policy, voice)
+        room = self.rooms.join(room_id, seat)
+        self.connections.add(guest)
+        self.metrics.opened(guest.route)
+        return room, seat
+
+    def leave_room(self, guest: Guest, room: Room, seat: Seat) -> None:
+        self.rooms.leave(room, seat)
+        self.close_session(guest)
+
+    def _room_session(self, seat: Seat, other: Seat) -> Session:
+        """The session of a room translating `seat`'s speech for `other`."""
+        session = Session(
+            self.models,
+            source_language=seat.speaks,
+            target_language=other.hears,
+            clock=self.clock,
+            policy=seat.policy,
+            voice=seat.voice,
+        )
+        session.start()
+        return session
 
     def _origin_allowed(self, origin: str, request: Request) -> bool:
         allowed = self.config.allowed_origins

@@ -55,7 +55,7 @@ class Session:
         """`policy` is the translation policy (consecutive or simultaneous); None takes the profile's. `voice` is
         clone (the speaker's own, captured from their speech), default (the profile's stock voice) or the name of
         one of the TTS's stock voices."""
-        _check(models, source_language, target_language, policy, voice)
+        check_settings(models, source_language, target_language, policy, voice)
         self._models = models
         self._outbox = Outbox(clock)
         updates: asyncio.Queue[SourceUpdate | None] = asyncio.Queue()
@@ -100,9 +100,19 @@ class Session:
             raise SessionError(str(exc)) from None
         self._speech.use(voice)
 
+    def cancel(self, utterance_id: int | None = None) -> None:
+        """Barge-in: stop an utterance's translation and its speech together, at once (None: every utterance being
+        translated or spoken). It is never spoken again, later utterances go on, and `UtteranceCancelled` is the last
+        event about it (after the last, empty, speech chunk if its speech had begun); see docs/protocol.md."""
+        self._translating.cancel(utterance_id)
+
     def end_input(self) -> None:
         """No more audio: finish what was heard, then end the event stream."""
         self._front_end.end_input()
+
+    def now(self) -> float:
+        """The session's clock: seconds since it began, as the `at` of its events."""
+        return self._outbox.now()
 
     def events(self) -> AsyncIterator[Event]:
         return self._outbox.events()
@@ -115,7 +125,7 @@ class Session:
         await self._speech.close()
 
 
-def _check(models: Models, source_language: str, target_language: str, policy: str | None, voice: str) -> None:
+def check_settings(models: Models, source_language: str, target_language: str, policy: str | None, voice: str) -> None:
     if source_language not in SOURCE_LANGUAGES:
         raise SessionError(
             f"source language '{source_language}' is not supported; use one of {', '.join(SOURCE_LANGUAGES)}."

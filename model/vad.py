@@ -101,6 +101,11 @@ class VADStream:
         """Whether an utterance is open (not in the pause right after a split)."""
         return self._speaking
 
+    @property
+    def paused(self) -> bool:
+        """Whether an open utterance's voice has stopped for now: its end comes if the pause lasts `min_silence_ms`."""
+        return self._speaking and self._silence_from is not None
+
     def push(self, audio: np.ndarray) -> list[VADEvent]:
         self._pending = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
         events: list[VADEvent] = []

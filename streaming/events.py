@@ -1,5 +1,5 @@
 """The one event vocabulary shared by the session, the transports and the wire codecs: what a client sends
-(`AudioIn`, `VoiceReference`, `InputEnd`) and what a session says back (the rest).
+(`AudioIn`, `VoiceReference`, `InputEnd`, `CancelUtterance`) and what a session says back (the rest).
 
 `at` is a reading of the session's injected clock (seconds since the session began), so every latency
 is a difference of two `at`s. For speech boundaries `at` is when that input sample reached the server.
@@ -31,6 +31,13 @@ class VoiceReference:
 @dataclass(frozen=True)
 class InputEnd:
     """The client has no more input; the session finishes what it heard, then ends."""
+
+
+@dataclass(frozen=True)
+class CancelUtterance:
+    """The client wants an utterance's translation and speech stopped now (barge-in); None: whatever is in flight."""
+
+    utterance_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,14 @@ class VoiceUpdated:
 
 
 @dataclass(frozen=True)
+class UtteranceCancelled:
+    """An utterance was cancelled: its translation and speech stopped, and this is the last event about it."""
+
+    utterance_id: int
+    at: float
+
+
+@dataclass(frozen=True)
 class Error:
     code: str
     message: str
@@ -113,4 +128,30 @@ class Metrics:
     at: float = 0.0
 
 
-Event = AudioIn | SpeechStarted | SpeechEnded | Transcript | Translation | SpeechChunk | VoiceUpdated | Error | Metrics
+@dataclass(frozen=True)
+class PartyJoined:
+    """In a room: the other participant is in, speaking `source_language` and hearing `target_language`."""
+
+    source_language: str
+    target_language: str
+
+
+@dataclass(frozen=True)
+class PartyLeft:
+    """In a room: the other participant left; the room is over."""
+
+
+Event = (
+    AudioIn
+    | SpeechStarted
+    | SpeechEnded
+    | Transcript
+    | Translation
+    | SpeechChunk
+    | VoiceUpdated
+    | UtteranceCancelled
+    | Error
+    | Metrics
+    | PartyJoined
+    | PartyLeft
+)

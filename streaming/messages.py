@@ -1,5 +1,6 @@
-"""The JSON messages that /v1/stream and /v1/webrtc both speak: the client's session.start, voice.reference and
-input.end, and every server event as one JSON object (`event_message`, the one serializer of streaming.events).
+"""The JSON messages that /v1/stream and /v1/webrtc both speak: the client's session.start, voice.reference,
+utterance.cancel and input.end, and every server event as one JSON object (`event_message`, the one serializer
+of streaming.events).
 
 The two routes differ only in how audio travels: binary messages on the socket (streaming.native) or a WebRTC
 track (streaming.signalling). `JSONCodec` holds the rest and leaves that difference to its two subclasses. A codec
@@ -12,28 +13,34 @@ import base64
 import binascii
 import io
 import json
+import re
 from dataclasses import dataclass
 
 import soundfile as sf
 
 from streaming.audio import to_mono
 from streaming.events import (
+    CancelUtterance,
     Error,
     Event,
     InputEnd,
     Metrics,
+    PartyJoined,
+    PartyLeft,
     SpeechChunk,
     SpeechEnded,
     SpeechStarted,
     Transcript,
     Translation,
+    UtteranceCancelled,
     VoiceReference,
     VoiceUpdated,
 )
 from streaming.vocabulary import AUTO, LANGUAGES, POLICIES, SESSION_RATE, SOURCE_LANGUAGES, VOICE_MODES
 from streaming.wire import ProtocolError, check_keys, choices, dumps, json_object
 
-START_KEYS = ("type", "source_language", "target_language", "mode", "voice")
+START_KEYS = ("type", "source_language", "target_language", "mode", "voice", "room")
+ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class SessionStart:
     mode: str | None
     voice: str
     sdp: str | None
+    room: str | None = None  # join this two-party room (docs/protocol.md#rooms)
 
 
 def session_settings(obj: dict, route_keys: tuple[str, ...]) -> dict[str, str | None]:
@@ -73,7 +81,19 @@ def session_settings(obj: dict, route_keys: tuple[str, ...]) -> dict[str, str | 
         "target_language": _string(obj, "target_language", None, LANGUAGES),
         "mode": None if obj.get("mode") is None else _string(obj, "mode", None, POLICIES),
         "voice": _string(obj, "voice", "clone", VOICE_MODES),
+        "room": room_id(obj.get("room")),
     }
+
+
+def room_id(value: object) -> str | None:
+    """A room id as the client gave it, or None; anything but 1-64 letters, digits, '-' and '_' is refused."""
+    if value is None or (isinstance(value, str) and ROOM_ID.fullmatch(value)):
+        return value
+    raise ProtocolError(
+        "invalid_field",
+        f"room {json.dumps(value)} is not a room id; use 1 to 64 letters, digits, '-' or '_', the same for both "
+        "participants.",
+    )
 
 
 def _string(obj: dict, key: str, default: str | None, examples: tuple[str, ...]) -> str:
@@ -110,6 +130,13 @@ def event_message(event: Event) -> dict:
             if event.stock_voice is not None:  # a TTS that cannot clone speaks in the stock voice the reference picked
                 voice["stock_voice"] = event.stock_voice
             return voice
+        case PartyJoined():
+            languages = {"source_language": event.source_language, "target_language": event.target_language}
+            return {"type": "room.party_joined", **languages}
+        case PartyLeft():
+            return {"type": "room.party_left"}
+        case UtteranceCancelled():
+            return {"type": "utterance.cancelled", "utterance_id": event.utterance_id}
         case Metrics():
             figures = {name: round(value, 1) for name, value in event.figures.items()}
             return {"type": "metrics", "utterance_id": event.utterance_id, **figures}
@@ -145,6 +172,7 @@ class JSONCodec:
             "session.start": self._decode_start,
             "input.end": self._decode_input_end,
             "voice.reference": self._decode_voice,
+            "utterance.cancel": self._decode_cancel,
         }
         if not isinstance(kind, str) or kind not in handlers:
             problem = 'has no "type"' if kind is None else f"has unknown type {json.dumps(kind, ensure_ascii=False)}"
@@ -173,6 +201,17 @@ class JSONCodec:
     def _decode_input_end(self, obj: dict) -> list[object]:
         check_keys(obj, "input.end", ("type",))
         return [*self._input_tail(), InputEnd()]
+
+    def _decode_cancel(self, obj: dict) -> list[object]:
+        check_keys(obj, "utterance.cancel", ("type", "utterance_id"))
+        uid = obj.get("utterance_id")
+        if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or uid < 1):
+            raise ProtocolError(
+                "invalid_field",
+                f"utterance.cancel.utterance_id {json.dumps(uid)} is not an utterance id; send the utterance_id of "
+                "the server's messages (1, 2, 3, ...), or leave it out to cancel whatever is in flight.",
+            )
+        return [CancelUtterance(uid)]
 
     def _decode_voice(self, obj: dict) -> list[object]:
         check_keys(obj, "voice.reference", ("type", "audio", "transcript"))
@@ -203,11 +242,12 @@ class JSONCodec:
 
     # server -> client
 
-    def encode(self, event: Event) -> list[str | bytes]:
-        """Wire messages for one server event, in sending order."""
+    def encode(self, event: Event, party: str | None = None) -> list[str | bytes]:
+        """Wire messages for one server event, in sending order; in a room, `party` says whose it is (self, other)."""
         if isinstance(event, SpeechChunk):
             return self._encode_chunk(event)
-        return [dumps(event_message(event))]
+        message = event_message(event)
+        return [dumps(message if party is None else message | {"party": party})]
 
     def _audio_formats(self) -> dict:
         """What session.started says of the audio formats, if the socket carries audio."""
@@ -244,7 +284,8 @@ class JSONCodec:
             "target_language": start.target_language,
         }
         voice = {"mode": start.mode, "voice": start.voice} | ({"stock_voice": stock_voice} if stock_voice else {})
-        return dumps(message | self._audio_formats() | voice)
+        room = {"room": start.room} if start.room is not None else {}
+        return dumps(message | self._audio_formats() | voice | room)
 
     def ended(self) -> str:
         return dumps({"type": "session.ended"})

@@ -55,6 +55,7 @@ class SpeechTrack(MediaStreamTrack):
         self._resampler: StreamResampler | None = None
         self._start: float | None = None
         self._pts = 0
+        self.held = False  # while True, silence goes out and the queued speech waits (a room's other party speaks)
 
     @property
     def queued_s(self) -> float:
@@ -85,7 +86,8 @@ class SpeechTrack(MediaStreamTrack):
         else:
             self._pts += FRAME_SAMPLES
             await asyncio.sleep(self._start + self._pts / TRACK_RATE - loop.time())
-        samples = np.clip(np.round(self._take(FRAME_SAMPLES) * 32768.0), -32768, 32767).astype(np.int16)
+        speech = np.zeros(FRAME_SAMPLES, np.float32) if self.held else self._take(FRAME_SAMPLES)
+        samples = np.clip(np.round(speech * 32768.0), -32768, 32767).astype(np.int16)
         # Interleaved stereo with both sides equal: aiortc's encoder is stereo, and its upmix of a mono frame
         # would lower the level by 3 dB.
         frame = av.AudioFrame.from_ndarray(np.repeat(samples, 2)[None, :], format="s16", layout="stereo")
@@ -188,6 +190,10 @@ class WebRTCPeer:
     def clear(self) -> None:
         """Drop the speech not yet sent."""
         self._speech.clear()
+
+    def hold(self, held: bool) -> None:
+        """Pause (True) or resume the speech: while paused the track sends silence and nothing queued is lost."""
+        self._speech.held = held
 
     @property
     def queued_s(self) -> float:

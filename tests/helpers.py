@@ -1,9 +1,11 @@
-"""Test helpers: the shared real speech, a scripted clock, running a session, word error rate, and a fake TTS."""
+"""Test helpers: the shared real speech, a scripted clock, running a session, word error rate, fake translators
+and fake TTSes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import queue
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -104,8 +106,12 @@ class FakeTTSStream:
         self._phrases.put_nowait((text, tag))
 
     def cancel(self) -> None:
+        """Drop the queued phrases but not the end marker, as `model.speech.PhraseStream` does."""
+        ended = False
         while not self._phrases.empty():
-            self._phrases.get_nowait()
+            ended = self._phrases.get_nowait() is None or ended
+        if ended:
+            self._phrases.put_nowait(None)
 
     def close(self) -> None:
         self._phrases.put_nowait(None)
@@ -118,3 +124,84 @@ class FakeTTSStream:
         while (phrase := await self._phrases.get()) is not None:
             for chunk in self.tts.speak(*phrase):
                 yield chunk
+
+
+class HeldTTS(FakeTTS):
+    """Each phrase in two chunks of `seconds / 2`, the first `delay` s of the scripted clock after the phrase comes
+    up and the second only once the test sets `resume`; `cancel` drops the rest of the phrase being spoken, as a
+    real stream does."""
+
+    def __init__(self, clock: ScriptedClock, delay: float = 0.0, seconds: float = 0.5) -> None:
+        super().__init__(seconds)
+        self.clock, self.delay = clock, delay
+        self.resume = asyncio.Event()
+        self.cancels = 0
+
+    def open(self, voice, language: str) -> HeldTTSStream:
+        return HeldTTSStream(self, voice, language)
+
+
+class HeldTTSStream(FakeTTSStream):
+    tts: HeldTTS
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.tts.cancels += 1
+
+    async def __aiter__(self) -> AsyncIterator:
+        tts = self.tts
+        half = np.full(round(tts.seconds * tts.sample_rate / 2), 0.1, np.float32)
+        while (phrase := await self._phrases.get()) is not None:
+            text, tag = phrase
+            cancels = tts.cancels
+            tts.clock.advance(tts.delay)
+            yield SpeechChunk(half, tts.sample_rate, tag, text, first_frame=0)
+            await tts.resume.wait()
+            if tts.cancels == cancels:
+                yield SpeechChunk(half, tts.sample_rate, tag, text, first_frame=len(half) // 960, end=EOS)
+
+
+class StreamsWhole:
+    """For a fake translator that answers with `translate`: its `stream` yields the answer in one piece (what follows
+    the forced prefix, as the real backends do)."""
+
+    def stream(self, text, source, target, *, context=(), prefix="", stop=None):
+        answer = self.translate(text, source, target, context=context, prefix=prefix)
+        yield answer[len(prefix) :] if answer.startswith(prefix) else answer
+
+
+class ScriptedTranslator:
+    """A translator whose `stream` yields scripted pieces, the scripted clock moving `step` s before each.
+
+    With `gated`, each piece waits in the worker thread until the test `release`s it, so the test says when the
+    translation moves on. A set stop signal wakes a waiting piece, as it shuts a real backend's connection; the
+    fake records that (`stopped`), whether its iterator was closed (`closed`) and how many pieces were pulled.
+    `replies` maps a source text to its pieces; any other text gets `pieces`.
+    """
+
+    def __init__(self, clock: ScriptedClock, pieces=(), *, step: float = 0.1, gated: bool = False, replies=None):
+        self.clock, self.pieces, self.step, self.gated = clock, list(pieces), step, gated
+        self.replies = replies or {}
+        self.calls: list[tuple[str, str]] = []  # (source text, prefix)
+        self.pulled = 0
+        self.stopped = self.closed = False
+        self._gate: queue.Queue[bool] = queue.Queue()
+
+    def release(self, pieces: int = 1) -> None:
+        for _ in range(pieces):
+            self._gate.put(True)
+
+    def stream(self, text, source, target, *, context=(), prefix="", stop=None):
+        self.calls.append((text, prefix))
+        if stop is not None:
+            stop.on_set(lambda: self._gate.put(False))
+        try:
+            for piece in self.replies.get(text, self.pieces):
+                if self.gated and not self._gate.get():
+                    self.stopped = True
+                    return
+                self.clock.advance(self.step)
+                self.pulled += 1
+                yield piece
+        finally:
+            self.closed = True

@@ -52,6 +52,8 @@ class StreamResult:
     audio: dict[int, np.ndarray] = field(default_factory=dict)
     metrics: dict[int, dict] = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
+    # in a room: the other participant's utterances, whose translated speech this client heard, and their figures
+    other_metrics: dict[int, dict] = field(default_factory=dict)
 
     @property
     def fatal_error(self) -> dict | None:
@@ -114,11 +116,14 @@ async def stream_file(
     voice_reference: tuple[bytes, str] | None = None,
     on_message: Callable[[dict], None] | None = None,
     frame_ms: int = FRAME_MS,
+    room: str | None = None,
 ) -> StreamResult:
     """Run one session: send `audio` (float32 mono at `sample_rate`) while receiving, until the server closes.
 
     `voice_reference` is (WAV file bytes, its transcript) for the voice to speak in; `on_message` sees every
-    JSON message as it arrives (live captions); `frame_ms` is the audio per binary message. A fatal `error`
+    JSON message as it arrives (live captions); `frame_ms` is the audio per binary message. With `room`, the
+    session joins that two-party room and the audio is sent once the other participant is in; the audio then
+    received is theirs, and `transcripts`, `translations` and `metrics` hold this client's own. A fatal `error`
     from the server stops the sending and ends the session; it is in `result.errors`, not raised. Raises
     StreamError when the connection fails.
     """
@@ -132,6 +137,7 @@ async def stream_file(
         "output_audio": {"encoding": "pcm_s16le", "sample_rate": OUTPUT_RATE},
         **({"mode": mode} if mode is not None else {}),
         "voice": "clone",
+        **({"room": room} if room is not None else {}),
     }
     headers = {"Authorization": f"Bearer {token}"} if token else None
     result = StreamResult()
@@ -142,9 +148,12 @@ async def stream_file(
                 wav, transcript = voice_reference
                 reference = {"audio": base64.b64encode(wav).decode("ascii"), "transcript": transcript}
                 await ws.send(json.dumps({"type": "voice.reference", **reference}))
-            sender = asyncio.create_task(_send_audio(ws, _pcm16(audio), sample_rate, realtime, frame_ms))
+            joined = asyncio.Event()
+            if room is None:
+                joined.set()
+            sender = asyncio.create_task(_send_audio(ws, _pcm16(audio), sample_rate, realtime, frame_ms, joined))
             try:
-                await _receive(ws, url, result, sender, on_message)
+                await _receive(ws, url, result, sender, on_message, joined)
             finally:
                 sender.cancel()
                 await asyncio.wait([sender])
@@ -179,9 +188,12 @@ def _pcm16(audio: np.ndarray) -> bytes:
     return np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
-async def _send_audio(ws: ClientConnection, pcm: bytes, sample_rate: int, realtime: bool, frame_ms: int) -> None:
-    """Send frames like a live microphone would, then input.end; the last frame is padded with silence
-    because servers size their buffers by whole frames."""
+async def _send_audio(
+    ws: ClientConnection, pcm: bytes, sample_rate: int, realtime: bool, frame_ms: int, joined: asyncio.Event
+) -> None:
+    """Once `joined`, send frames like a live microphone would, then input.end; the last frame is padded with
+    silence because servers size their buffers by whole frames."""
+    await joined.wait()
     size = sample_rate * frame_ms // 1000 * 2
     if len(pcm) % size:
         pcm += bytes(size - len(pcm) % size)
@@ -203,6 +215,7 @@ async def _receive(
     result: StreamResult,
     sender: asyncio.Task,
     on_message: Callable[[dict], None] | None,
+    joined: asyncio.Event,
 ) -> None:
     """Collect messages until the server closes; binary frames belong to the open audio.start."""
     speaking: int | None = None
@@ -225,7 +238,15 @@ async def _receive(
         result.messages.append(event)
         if on_message is not None:
             on_message(event)
+        theirs = event.get("party") == "other"
         match event.get("type"):
+            case "room.party_joined":
+                joined.set()
+            case "metrics" if theirs:
+                figures = {k: v for k, v in event.items() if k not in ("type", "utterance_id", "party")}
+                result.other_metrics.setdefault(event.get("utterance_id"), {}).update(figures)
+            case "transcript" | "translation" | "metrics" if theirs:
+                pass
             case "session.started":
                 result.session_id = event.get("session_id")
             case "transcript" if event.get("final"):
@@ -239,7 +260,7 @@ async def _receive(
             case "audio.end":
                 speaking = None
             case "metrics":
-                figures = {k: v for k, v in event.items() if k not in ("type", "utterance_id")}
+                figures = {k: v for k, v in event.items() if k not in ("type", "utterance_id", "party")}
                 result.metrics.setdefault(event.get("utterance_id"), {}).update(figures)
             case "error":
                 result.errors.append(event)

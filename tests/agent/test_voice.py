@@ -41,7 +41,7 @@ from model.vad import SileroVAD, VADSettings
 from model.voice import Voice
 from streaming.audio import frames, pcm16_encode, read_audio, resample, write_wav
 from streaming.events import SpeechChunk, SpeechEnded, SpeechStarted, Transcript, VoiceReference, VoiceUpdated
-from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock, run_session
+from tests.helpers import LONG_EN, SPEECH, TTS_RATE, FakeTTS, ScriptedClock, StreamsWhole, run_session
 
 RATE = 16000
 PAD = 4800  # 0.3 s, a whole number of 20 ms frames
@@ -180,12 +180,12 @@ class FakeASR:
     def language_probabilities(self, audio):
         return {"en": 1.0}
 
-    def transcribe(self, audio, language):
+    def transcribe(self, audio, language, timed=False):
         self.heard += 1
         return Transcription(f"sentence {self.heard}", "en", log_prob=self.log_probs.get(self.heard, -0.1))
 
 
-class FakeTranslator:
+class FakeTranslator(StreamsWhole):
     def translate(self, text, source, target, *, context=(), prefix=""):
         return f"{target}: {text}"
 
@@ -555,7 +555,7 @@ def test_a_second_voice_at_the_same_level_leaves_the_asr_unsure_so_the_clip_is_r
         assert (reason is not None and "unsure" in reason) == refused, (heard, reason)
 
 
-class ShortTranslator:
+class ShortTranslator(StreamsWhole):
     """One short phrase per utterance, so the tiny TTS (which never ends a phrase itself) speaks briefly."""
 
     def __init__(self):

@@ -12,7 +12,7 @@ import pytest
 import model.kokoro
 from agent.wer import word_error_rate
 from model.asr import ASRSettings, WhisperASR
-from model.kokoro import FRAME_SAMPLES, MODEL_FILE, KokoroTTS, packaged_weights
+from model.kokoro import FRAME_SAMPLES, HUB_MODEL, MODEL_FILE, PACKED_VOICES, KokoroTTS, hub_weights, packaged_weights
 from model.loading import ModelError, resolve
 from model.speech import EOS, SpeechChunk
 from streaming.audio import resample
@@ -162,3 +162,58 @@ def test_missing_or_broken_files_raise_model_error_naming_them(tmp_path: Path) -
     for path in (missing, broken):
         with pytest.raises(ModelError, match=re.escape(str(path))):
             KokoroTTS.load(path, voices)
+
+
+def hub_folder(root: Path, names: tuple[str, ...] = ("jf_alpha", "jm_kumo")) -> Path:
+    """A folder in the layout of onnx-community/Kokoro-82M-v1.0-ONNX: the packaged int8 export as its
+    onnx/model_quantized.onnx, and the named packaged voices as raw voices/<name>.bin files."""
+    model_path, voices = packaged_weights()
+    (root / "onnx").mkdir(parents=True)
+    (root / HUB_MODEL).symlink_to(model_path)
+    (root / "voices").mkdir()
+    with np.load(voices) as archive:
+        for name in names:
+            (root / "voices" / f"{name}.bin").write_bytes(archive[name].astype("<f4").tobytes())
+    return root
+
+
+async def test_a_hub_folder_has_its_voices_packed_once_byte_for_byte_and_speaks(tmp_path: Path) -> None:
+    folder = hub_folder(tmp_path / "hub")
+    model_path, packed = hub_weights(folder)
+    assert (model_path, packed) == (folder / HUB_MODEL, folder / PACKED_VOICES)
+    with np.load(packed) as archive:
+        assert sorted(archive.files) == ["jf_alpha", "jm_kumo"]
+        for name in archive.files:
+            assert archive[name].tobytes() == (folder / "voices" / f"{name}.bin").read_bytes()
+    made = packed.stat()
+    assert hub_weights(folder) == (model_path, packed)
+    assert (packed.stat().st_ino, packed.stat().st_mtime_ns) == (made.st_ino, made.st_mtime_ns)
+    tts = KokoroTTS.load(model_path, packed)
+    try:
+        assert tts.voices == ("jf_alpha", "jm_kumo")
+        chunks = await speak(tts, "Guten Morgen.", voice="jm_kumo")
+        assert chunks[-1].end == EOS and sum(len(chunk.pcm) for chunk in chunks) > 0.3 * 24000
+    finally:
+        tts.close()
+
+
+def test_a_voice_added_to_a_hub_folder_is_packed_in(tmp_path: Path) -> None:
+    folder = hub_folder(tmp_path / "hub", ("jf_alpha",))
+    _, packed = hub_weights(folder)
+    with np.load(packaged_weights()[1]) as archive:
+        (folder / "voices" / "jf_nezumi.bin").write_bytes(archive["jf_nezumi"].tobytes())
+    hub_weights(folder)
+    with np.load(packed) as archive:
+        assert sorted(archive.files) == ["jf_alpha", "jf_nezumi"]
+    assert [path.name for path in folder.iterdir() if path.suffix == ".partial"] == []
+
+
+def test_a_broken_hub_folder_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    folder = hub_folder(tmp_path / "hub")
+    (folder / "voices" / "af_cut.bin").write_bytes(b"\0" * 1000)
+    with pytest.raises(ModelError, match=r"af_cut.bin holds 1000 bytes, not the 522240 .*`s2st models pull`"):
+        hub_weights(folder)
+    assert not (folder / PACKED_VOICES).exists()
+    (folder / HUB_MODEL).unlink()
+    with pytest.raises(ModelError, match=re.escape(f"has no {HUB_MODEL}, the int8 Kokoro export")):
+        hub_weights(folder)

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from model.remote_translator import RemoteTranslator, TranslatorUnavailable
-from model.translator import TranslatorSettings, Turn, build_messages
+from model.translator import StopSignal, TranslatorSettings, Turn, build_messages
 
 KEY_ENV = "S2ST_TRANSLATOR_API_KEY"
 
@@ -179,6 +179,22 @@ def test_a_reply_that_does_not_repeat_the_prefix_passes_whole(serve):
     assert list(pieces) == [" Hund", "."]
 
 
+def test_a_stop_shuts_a_reply_blocked_mid_stream_and_the_stream_ends_quietly(serve):
+    server = serve(lambda body: sse("Hallo", 30.0, " Welt."))
+    stop = StopSignal()
+    pieces = remote(server.url, timeout_s=20.0, deadline_s=60.0).stream("Hello world.", "English", "German", stop=stop)
+    assert next(pieces) == "Hallo"
+    threading.Timer(0.1, stop.set).start()  # from another thread, while the read waits for the stalled server
+    assert list(pieces) == []  # no " Welt.", and no error: the 20 s timeout was not waited out
+
+
+def test_a_stream_stopped_before_it_began_yields_nothing(serve):
+    server = serve(lambda body: sse("Hallo."))
+    stop = StopSignal()
+    stop.set()
+    assert list(remote(server.url).stream("Hello.", "English", "German", stop=stop, prefix="Ha")) == []
+
+
 def test_the_api_key_goes_in_a_bearer_header_only_when_given(serve):
     server = serve(lambda body: sse("Hallo."))
     remote(server.url, api_key="sk-local").translate("Hello.", "English", "German")
@@ -261,6 +277,8 @@ def test_blank_text_and_the_same_language_need_no_request(serve):
     translator = remote(server.url)
     assert translator.translate("   ", "English", "German") == ""
     assert translator.translate(" Hello there ", "English", "English") == "Hello there"
+    assert list(translator.stream(" Hello there ", "English", "English", prefix="Hello")) == [" there"]
+    assert list(translator.stream("  ", "English", "German")) == []
     assert server.requests == []
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from model.loading import resolve
-from model.translator import Translator, TranslatorSettings, Turn, build_messages, clean
+from model.translator import StopSignal, Translator, TranslatorSettings, Turn, build_messages, clean
 from streaming.vocabulary import LANGUAGE_NAMES
 
 LANGS = list(LANGUAGE_NAMES)
@@ -33,6 +33,8 @@ def test_tiny_model_runs_every_direction(translator, source, target):
 def test_empty_and_same_language_need_no_model(translator):
     assert translator.translate("  ", "English", "German") == ""
     assert translator.translate(" Hello there ", "English", "English") == "Hello there"
+    assert list(translator.stream("  ", "English", "German")) == []
+    assert list(translator.stream(" Hello there ", "English", "English", prefix="Hello")) == [" there"]
 
 
 def test_messages_name_both_languages_and_carry_context_and_glossary():
@@ -62,3 +64,16 @@ def test_streamed_pieces_make_the_translation_and_a_prefix_is_kept(translator):
     assert forced.startswith("Guten")
     context = [Turn("Hello.", "Hallo.")]
     assert translator.translate("Good morning.", "English", "German", context=context).strip()
+
+
+@pytest.mark.slow
+def test_a_stop_or_a_closed_iterator_ends_the_generation_and_frees_the_model(translator):
+    stop = StopSignal()
+    pieces = translator.stream("Good morning.", "English", "German", stop=stop)
+    assert next(pieces)
+    stop.set()
+    assert list(pieces) == []
+    closed = translator.stream("Good morning.", "English", "German")
+    assert next(closed)
+    closed.close()  # the caller has what it needs: the generation stops and lets go of the model's lock
+    assert translator.translate("Good morning.", "English", "German")

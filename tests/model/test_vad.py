@@ -167,3 +167,21 @@ def test_split_pieces_are_fully_transcribed():
     assert len(pieces) >= 5
     heard = " ".join(asr.transcribe(speech[s:e], "en").text for s, e in pieces)
     assert word_error_rate([" ".join(english_references())], [heard]) <= 0.1
+
+
+@pytest.mark.speech
+def test_paused_holds_from_the_voice_stopping_until_the_end_is_declared():
+    """The front end starts no partial decode while `paused`: the end may follow at any moment."""
+    stream = _model().stream(DEFAULT)
+    audio, _ = read_audio(LONG_EN)
+    position, last_voiced, ends = 0, None, []
+    for frame in frames(audio[: 9 * 16000], 16000):
+        events = stream.push(frame)
+        position += len(frame)
+        if stream.speaking and not stream.paused:
+            last_voiced = position
+        ends += [(event.sample, position, last_voiced) for event in events if event.kind == "end"]
+        assert not stream.paused or stream.speaking
+    ((end, declared, voiced),) = ends  # the first reading ends at about 7 s
+    assert voiced < declared and declared - voiced >= DEFAULT.min_silence_ms * 16 - 2 * WINDOW
+    assert end <= voiced + DEFAULT.speech_pad_ms * 16 + WINDOW

@@ -9,6 +9,7 @@ import soundfile as sf
 from streaming.audio import mulaw_encode, pcm16_decode, pcm16_encode
 from streaming.events import (
     AudioIn,
+    CancelUtterance,
     Error,
     InputEnd,
     Metrics,
@@ -17,6 +18,7 @@ from streaming.events import (
     SpeechStarted,
     Transcript,
     Translation,
+    UtteranceCancelled,
     VoiceReference,
     VoiceUpdated,
 )
@@ -142,6 +144,13 @@ def test_voice_reference_decodes_wav():
     assert np.allclose(voice.audio, 0.25, atol=1e-3)
 
 
+def test_utterance_cancel_names_an_utterance_or_whatever_is_in_flight():
+    codec = started()
+    assert codec.decode('{"type":"utterance.cancel","utterance_id":3}') == [CancelUtterance(3)]
+    assert codec.decode('{"type":"utterance.cancel"}') == [CancelUtterance(None)]
+    assert codec.decode('{"type":"utterance.cancel","utterance_id":null}') == [CancelUtterance(None)]
+
+
 # server -> client
 
 
@@ -183,6 +192,15 @@ def test_voice_updates_name_their_utterance_when_captured():
     assert codec.encode(VoiceUpdated(3.0, "你好，我是安娜。", "explicit", at=0.5)) == [
         '{"type":"voice.updated","duration_s":3.0,"transcript":"你好，我是安娜。","source":"explicit"}'
     ]
+
+
+def test_a_cancelled_utterance_is_named_and_its_audio_ends_at_once():
+    codec = started()
+    codec.encode(speech(5, 0.1))
+    assert codec.encode(SpeechChunk(5, np.zeros(0, np.float32), 24000, "", at=2.0, last=True)) == [
+        '{"type":"audio.end","utterance_id":5}'
+    ]
+    assert codec.encode(UtteranceCancelled(5, at=2.0)) == ['{"type":"utterance.cancelled","utterance_id":5}']
 
 
 def test_errors_and_session_end():
@@ -267,6 +285,7 @@ def test_encoding_audio_before_session_start_is_a_programming_error():
         (b"\x00\x00", "not_started", "audio came before session.start; send session.start first"),
         ('{"type":"input.end"}', "not_started", "input.end came before session.start"),
         ('{"type":"voice.reference","audio":"","transcript":"hi"}', "not_started", "voice.reference came before"),
+        ('{"type":"utterance.cancel"}', "not_started", "utterance.cancel came before session.start"),
         ('{"type":"session.start"}', "invalid_field", "target_language is required; use one of en, zh, de or ko"),
         ('{"type":"session.start","target_language":7}', "invalid_field", "7 is not a string; use en, zh, de or ko"),
         ('{"type":"session.start","target_language":"en","source_language":null}', "invalid_field", "auto, en"),
@@ -329,6 +348,10 @@ def test_a_rejected_session_start_does_not_start_the_session():
         ('{"type":"voice.reference","audio":7,"transcript":"hi"}', "invalid_field", "audio must be a string"),
         ('{"type":"voice.reference","audio":"not base64!","transcript":"hi"}', "invalid_audio", "not a base64 WAV"),
         ('{"type":"voice.reference","audio":"aGVsbG8=","transcript":"hi"}', "invalid_audio", "not a base64 WAV"),
+        ('{"type":"utterance.cancel","utterance_id":"3"}', "invalid_field", '"3" is not an utterance id'),
+        ('{"type":"utterance.cancel","utterance_id":0}', "invalid_field", "0 is not an utterance id; send the"),
+        ('{"type":"utterance.cancel","utterance_id":true}', "invalid_field", "true is not an utterance id"),
+        ('{"type":"utterance.cancel","id":3}', "invalid_field", "utterance.cancel has unknown key 'id'"),
     ],
 )
 def test_protocol_errors_after_start(message, code, match):
