@@ -1,5 +1,5 @@
 """Pipeline benchmark: time to first audio (TTFA) and each hop of it, with the translator streaming its pieces into
-the phrase splitter (`translation.streaming: true`) and without (phrases only after the whole translation).
+the phrase splitter (`translator.streaming: true`) and without (phrases only after the whole translation).
 
 (a) real: in-process Sessions of the tiny profile (Kokoro int8, tiny random translator, whisper tiny.en) on this
 machine, fed the held speech at microphone pace in 20 ms frames, 1 and 8 sessions at once.
@@ -128,18 +128,10 @@ def summary(figures: list[dict[str, float]]) -> dict:
     return {"utterances": len(figures), "ttfa_ms": pair("ttfa_ms"), "hops": {hop: pair(hop) for hop in HOPS}}
 
 
-def translation_settings(base, streaming: bool):  # noqa: ANN001, ANN201 - TranslationSettings
-    """`base` with `translation.streaming` set; None for the old path while the setting does not exist yet."""
-    if "streaming" not in {f.name for f in dataclasses.fields(base)}:
-        return base if streaming else None
-    return dataclasses.replace(base, streaming=streaming)
-
-
 def both_paths(run: Callable[[object], dict], base) -> dict:  # noqa: ANN001 - TranslationSettings
     """`run` with streaming on (the top level) and off (`before`)."""
-    result = run(translation_settings(base, True))
-    old = translation_settings(base, False)
-    result["before"] = run(old) if old is not None else None
+    result = run(dataclasses.replace(base, streaming=True))
+    result["before"] = run(dataclasses.replace(base, streaming=False))
     return result
 
 
@@ -261,14 +253,11 @@ def print_table(title: str, part: dict, keys: list[str]) -> None:
 
     for key in keys:
         for label, row in _rows(part[key]):
-            if row is None:
-                print(f"{key:>8} {label:<34} {'-':>4} (translation.streaming not available: one path only)")
-                continue
             cells = " ".join(f"{pair(row['hops'][hop]):>14}" for hop in HOPS)
             print(f"{key:>8} {label:<34} {row['utterances']:>4} {pair(row['ttfa_ms']):>13} {cells}")
 
 
-def _rows(entry: dict) -> list[tuple[str, dict | None]]:
+def _rows(entry: dict) -> list[tuple[str, dict]]:
     variants = entry.get("variants") or {"": entry}
     rows = []
     for name, row in variants.items():

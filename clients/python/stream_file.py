@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                 realtime=not args.fast,
                 voice_reference=reference,
                 on_message=_print_caption,
+                room=args.room,
             )
         )
     except StreamError as exc:
@@ -389,6 +390,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=MODES, help="consecutive or simultaneous (default: the server's)")
     parser.add_argument(
         "--rate", type=int, choices=INPUT_RATES, help="send rate in Hz (default: the file's if allowed, else 16000)"
+    )
+    parser.add_argument(
+        "--room", help="join this two-party room: the speech is translated for its other participant, whose you hear"
     )
     parser.add_argument("--fast", action="store_true", help="send as fast as possible instead of in real time")
     parser.add_argument("-o", "--output", type=Path, required=True, help="translated speech, 24 kHz mono WAV")
