@@ -67,7 +67,8 @@ class Room:
         """Take a seat; with the second one in, both sessions start. Raises RoomFull, or SessionError with the
         room left as it was."""
         if len(self.seats) == 2 or self._over:
-            raise RoomFull(f"room '{self.id}' already has two participants; pick another room id.")
+            busy = "already has two participants" if len(self.seats) == 2 else "has a call that is just ending"
+            raise RoomFull(f"room '{self.id}' {busy}; pick another room id.")
         if self.seats:
             (other,) = self.seats
             seat.session = self._open_session(seat, other)
@@ -100,7 +101,8 @@ class Room:
             if seat is not gone and gone.session is not None:
                 seat.inbox.put_nowait(Routed(PartyLeft(), gone.session))
             seat.inbox.put_nowait(None)
-        gone.inbox.put_nowait(None)
+        if gone not in self.seats:
+            gone.inbox.put_nowait(None)
 
     async def _pump(self, seat: Seat, other: Seat) -> None:
         """One session's events to both participants; its end (the speaker's input ended) ends the room."""
