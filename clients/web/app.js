@@ -53,7 +53,13 @@
   const ttfas = [];
 
   const iceServers = parseIceServers();
+  // In a call, the second language is the one I hear: the other side's speech is translated into it.
+  const labelLanguages = () => {
+    $("to-label").textContent = ui.room.value ? "I want to hear" : "Translate into";
+  };
   if (params.get("room")) ui.room.value = params.get("room");
+  ui.room.addEventListener("input", labelLanguages);
+  labelLanguages();
 
   function parseIceServers() {
     const raw = params.get("ice");
