@@ -90,7 +90,6 @@ class SimultaneousPolicy(_Policy):
         super().__init__(translator, source, target, context)
         self._agreement = LocalAgreement()
         self._translated = ""
-        self._previous: list[str] | None = None  # the last translation's words past the committed ones
 
     def stream(self, source_text: str, final: bool, stop: StopSignal | None = None) -> Iterator[TranslationDelta]:
         if not source_text.strip() or (source_text == self._translated and not final):
@@ -108,20 +107,13 @@ class SimultaneousPolicy(_Policy):
             words = []
         else:
             words = agreement.push(words)
-        self._previous = words
         yield TranslationDelta(join_words(agreement.committed), join_words(words), final)
 
     def _agreed(self, words: list[str]) -> int:
         """How many of a streaming translation's words agreement commits whatever follows: complete ones (all but
         a last Latin word, which may still grow) that the previous translation had too, and all before them."""
-        if self._previous is None:
-            return 0
         complete = len(words) if words and is_han(words[-1]) else len(words) - 1
-        agreed = 0
-        limit = min(complete, len(self._previous))
-        while agreed < limit and normalise(words[agreed]) == normalise(self._previous[agreed]):
-            agreed += 1
-        return agreed
+        return self._agreement.agreed(words[:complete])
 
     def _after_committed(self, words: list[str]) -> list[str]:
         """The translation's words after the committed ones (a backend that ignored the prefix repeats them)."""

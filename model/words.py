@@ -45,13 +45,19 @@ class LocalAgreement:
         self.committed: list[str] = []
         self._previous: list[str] | None = None  # the last hypothesis, past the committed words
 
+    def agreed(self, words: list[str]) -> int:
+        """How many leading words of a hypothesis past the committed ones the previous hypothesis had too, in the
+        same places (0 before the first)."""
+        if self._previous is None:
+            return 0
+        agreed, limit = 0, min(len(words), len(self._previous))
+        while agreed < limit and normalise(words[agreed]) == normalise(self._previous[agreed]):
+            agreed += 1
+        return agreed
+
     def push(self, words: list[str]) -> list[str]:
         """Take the words of the next hypothesis that follow the committed ones; the words still tentative."""
-        agreed = 0
-        if self._previous is not None:
-            limit = min(len(words), len(self._previous))
-            while agreed < limit and normalise(words[agreed]) == normalise(self._previous[agreed]):
-                agreed += 1
+        agreed = self.agreed(words)
         self.committed += words[:agreed]
         self._previous = words[agreed:]
         return self._previous
