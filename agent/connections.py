@@ -263,9 +263,8 @@ class Connection:
             event, party = routed.event, routed.party
             key = (routed.session, getattr(event, "utterance_id", 0))
             match event:
-                case SpeechStarted() | SpeechEnded() if party == SELF:
+                case SpeechStarted() | SpeechEnded() if party == SELF:  # in a room; its speech goes to the other
                     self.hold(isinstance(event, SpeechStarted))
-            match event:
                 case SpeechEnded(at=at):
                     self._speech_ended[key] = at
                 case Metrics() if key in self._first_byte_ms:
