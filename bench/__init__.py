@@ -7,6 +7,8 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
+
 SPEECH_ENV = "S2ST_SPEECH_DIR"
 
 
@@ -34,6 +36,14 @@ def device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def percentile(values: list[float], q: float, ndigits: int | None = None) -> float | None:
+    """The `q`th percentile of `values` (rounded to `ndigits` places when given); None when there are none."""
+    if not len(values):
+        return None
+    value = float(np.percentile(np.asarray(values), q))
+    return value if ndigits is None else round(value, ndigits)
 
 
 def write_report(path: Path | None, report: dict) -> None:

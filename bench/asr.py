@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent import wer
-from bench import missing_speech, speech_dir
+from bench import missing_speech, percentile, speech_dir
 from streaming.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
@@ -149,12 +149,12 @@ class _Figures:
         return {
             "audio_s": self.audio_s,
             "utterances": self.utterances,
-            "final_latency_ms_p50": _percentile(self.after_vad_end_ms, 50),
-            "final_latency_ms_p95": _percentile(self.after_vad_end_ms, 95),
-            "final_after_speech_end_ms_p50": _percentile(self.after_speech_end_ms, 50),
-            "final_after_speech_end_ms_p95": _percentile(self.after_speech_end_ms, 95),
-            "partial_lag_ms_p50": _percentile(self.partial_lag_ms, 50),
-            "partial_lag_ms_p95": _percentile(self.partial_lag_ms, 95),
+            "final_latency_ms_p50": percentile(self.after_vad_end_ms, 50),
+            "final_latency_ms_p95": percentile(self.after_vad_end_ms, 95),
+            "final_after_speech_end_ms_p50": percentile(self.after_speech_end_ms, 50),
+            "final_after_speech_end_ms_p95": percentile(self.after_speech_end_ms, 95),
+            "partial_lag_ms_p50": percentile(self.partial_lag_ms, 50),
+            "partial_lag_ms_p95": percentile(self.partial_lag_ms, 95),
             "words": self.words,
             "final_only_words": self.final_only_words,
             "wer": self.word_errors / self.reference_words if self.reference_words else None,
@@ -162,9 +162,9 @@ class _Figures:
             "decodes": self.decodes,
             "decode_ms_mean": self.asr_s * 1000 / self.decodes if self.decodes else None,
             "partial_decodes": len(self.partial_decode_s),
-            "partial_decode_ms_p50": _percentile([s * 1000 for s in self.partial_decode_s], 50),
-            "final_decode_ms_p50": _percentile([s * 1000 for s in self.final_decode_s], 50),
-            "final_decode_ms_p95": _percentile([s * 1000 for s in self.final_decode_s], 95),
+            "partial_decode_ms_p50": percentile([s * 1000 for s in self.partial_decode_s], 50),
+            "final_decode_ms_p50": percentile([s * 1000 for s in self.final_decode_s], 50),
+            "final_decode_ms_p95": percentile([s * 1000 for s in self.final_decode_s], 95),
             "rtf": self.asr_s / self.audio_s if self.audio_s else None,
         }
 
@@ -296,7 +296,7 @@ async def _measure(models: Models, asr: _TimedASR, speech: np.ndarray) -> tuple[
                     "partials": len(partials[event.utterance_id]),
                     "final_after_vad_end_ms": figures.after_vad_end_ms[-1],
                     "final_after_speech_end_ms": figures.after_speech_end_ms[-1],
-                    "partial_lag_ms_p50": _percentile(lags, 50),
+                    "partial_lag_ms_p50": percentile(lags, 50),
                     "final_only_words": final_only,
                 }
             )
@@ -361,10 +361,6 @@ def _references() -> dict[Path, str]:
     references = {(SPEECH / "en" / name).resolve(): text for name, text in transcripts.items()}
     references[LONG_EN.resolve()] = " ".join(transcripts[name] for name in sorted(transcripts))
     return references
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values), q)) if values else None
 
 
 def _print_row(name: str, figures: _Figures, header: bool) -> None:

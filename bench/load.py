@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import missing_speech, speech_dir
+from bench import missing_speech, percentile, speech_dir
 
 SPEECH = speech_dir()
 READINGS = sorted((SPEECH / "en").glob("*.wav"))[:4]
@@ -74,8 +74,8 @@ class LoadResult:
             "ttfa_ms_p95": round(ttfa[int(0.95 * (len(ttfa) - 1))], 1) if ttfa else None,
             **{
                 f"ttfa_ms_{direction}": {
-                    "p50": _percentile(v, 50),
-                    "p95": _percentile(v, 95),
+                    "p50": percentile(v, 50, 1),
+                    "p95": percentile(v, 95, 1),
                     "n": len(v),
                 }
                 for direction, v in self.ttfa_by_direction_ms.items()
@@ -85,10 +85,6 @@ class LoadResult:
             "server_rss_mb_end": round(self.end_rss_mb, 1),
             "wall_s": round(self.wall_s, 1),
         }
-
-
-def _percentile(values: list[float], q: int) -> float | None:
-    return round(float(np.percentile(values, q)), 1) if values else None
 
 
 def speech() -> np.ndarray:

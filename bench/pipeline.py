@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import missing_speech, speech_dir
+from bench import missing_speech, percentile, speech_dir
 
 RATE = 16000
 FRAME = RATE * 20 // 1000  # 20 ms, as a live transport delivers it
@@ -121,9 +121,7 @@ def summary(figures: list[dict[str, float]]) -> dict:
 
     def pair(key: str) -> dict[str, float] | None:
         values = [f[key] for f in figures if key in f]
-        if not values:
-            return None
-        return {"p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1)}
+        return {"p50": percentile(values, 50, 1), "p95": percentile(values, 95, 1)} if values else None
 
     return {"utterances": len(figures), "ttfa_ms": pair("ttfa_ms"), "hops": {hop: pair(hop) for hop in HOPS}}
 

@@ -259,6 +259,8 @@ def underruns(chunks: list[tuple[float, float]]) -> list[float]:
 
 def summarize(spoken: list[Spoken], wall_s: float, cpu_s: float) -> dict:
     """One level's figures from its streams' records."""
+    from bench import percentile
+
     firsts = [ms for stream in spoken for ms in stream.first_pcm_ms]
     rtfs = [stream.busy_s / stream.audio_s for stream in spoken]
     gaps = [gap for stream in spoken for gap in underruns(stream.chunks)]
@@ -283,10 +285,6 @@ def realtime_streams(runs: list[dict]) -> int:
             break
         held = run["streams"]
     return held
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 def _print_row(name: str, backend: Backend, run: dict, header: bool) -> None:
